@@ -1,0 +1,84 @@
+"""The composition root: build the real Application from settings and the pieces it needs."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import BotCommand, BotCommandScopeAllPrivateChats
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+import handlers
+from bot.config import Settings
+from bot.i18n import LANGUAGES, Catalogs
+from bot.ratelimit import PacedRateLimiter
+from bot.services import SERVICES_KEY, Context, Services
+from core.clock import Clock, SystemClock
+from schedules.hello import schedule_tick
+from storage.db import create_engine, migrate, session_factory
+
+log = logging.getLogger("komorebi")
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limiter: PacedRateLimiter | None = None,
+    rng: random.Random | None = None,
+    catalogs: Catalogs | None = None,
+    engine: AsyncEngine | None = None,
+) -> Application:
+    """Everything wired together. Tests and `bot try` pass a fake Bot API and a fake clock."""
+    if not settings.telegram_bot_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.api_base_file_url)
+        .context_types(ContextTypes(context=Context))
+        .rate_limiter(rate_limiter or PacedRateLimiter())
+        .defaults(Defaults(link_preview_options=None))
+        .post_init(on_startup)
+        .post_shutdown(on_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application = builder.build()
+    engine = engine or create_engine(settings.database_url)
+    application.bot_data[SERVICES_KEY] = Services(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        clock=clock or SystemClock(),
+        catalogs=catalogs or Catalogs(),
+        rng=rng or random.Random(),
+    )
+    handlers.register(application)
+    schedule_tick(application, settings.tick_seconds)
+    return application
+
+
+async def on_startup(application: Application) -> None:
+    """Migrate the database and publish the command menu in both languages."""
+    services: Services = application.bot_data[SERVICES_KEY]
+    await migrate(services.engine)
+    # One list per language, and the deployment's default language for everyone else.
+    for language in (*LANGUAGES, None):
+        t = services.catalogs[language or services.settings.default_language]
+        commands = [BotCommand(name, t(f"command.{name}")) for name in handlers.COMMANDS]
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeAllPrivateChats(), language_code=language
+        )
+
+
+async def on_shutdown(application: Application) -> None:
+    services: Services = application.bot_data[SERVICES_KEY]
+    await services.engine.dispose()

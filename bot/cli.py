@@ -1,0 +1,113 @@
+"""The command line: `python -m bot run | migrate | try`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+
+NO_TOKEN = """\
+Komorebi needs a Telegram bot token to talk to Telegram.
+
+  1. In Telegram, open a chat with @BotFather and send /newbot.
+  2. Choose a name and a username; BotFather answers with a token like 123456:ABC-DEF...
+  3. Put it in a file named .env next to the Makefile:
+         TELEGRAM_BOT_TOKEN=123456:ABC-DEF...
+     (or export TELEGRAM_BOT_TOKEN in your shell), then run `make run` again.
+
+To try the bot without Telegram or a token, chat with it in this terminal:
+
+  make try          (or: .venv/bin/python -m bot try)
+"""
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL at INFO, and the URL holds the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # APScheduler announces every run of the tick at INFO.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _load_settings() -> Settings | None:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print("The configuration is not valid:", file=sys.stderr)
+        for error in exc.errors():
+            name = error["loc"][0] if error["loc"] else "?"
+            print(f"  {name}: {error['msg']}", file=sys.stderr)
+        return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = _load_settings()
+    if settings is None:
+        return 2
+    if not settings.telegram_bot_token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    from telegram import Update
+
+    from bot.app import build_application
+
+    application = build_application(settings)
+    logging.getLogger("komorebi").info("starting with long polling")
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = _load_settings()
+    if settings is None:
+        return 2
+    configure_logging(settings.log_level)
+    from storage.db import create_engine, migrate
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def _try(args: argparse.Namespace) -> int:
+    settings = _load_settings()
+    if settings is None:
+        return 2
+    from bot.trychat import run_try
+
+    return asyncio.run(run_try(settings, database=args.database, language=args.language))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m bot", description="Komorebi, a gentle check-in bot for Telegram.")
+    commands = root.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the bot with long polling (needs TELEGRAM_BOT_TOKEN)")
+    run.set_defaults(func=_run)
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date, then exit")
+    migrate.set_defaults(func=_migrate)
+    trying = commands.add_parser("try", help="chat with the real bot in this terminal, no Telegram needed")
+    trying.add_argument("--database", default="data/try.db", help="SQLite file for the try-out (default: %(default)s)")
+    trying.add_argument("--language", choices=("ja", "en"), default="en", help="your Telegram language (default: %(default)s)")
+    trying.set_defaults(func=_try)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,182 @@
+"""Outgoing request pacing that never loses a message to flood control.
+
+PTB's ``AIORateLimiter()`` with its defaults lets 30 messages go out in a burst and, once
+Telegram answers 429 ("Too Many Requests: retry after N"), it only retries if asked to;
+a lost reply to a withdrawn user is exactly what this bot must not do. This limiter:
+
+* paces every request aimed at a chat through one smooth limiter (capacity 1, so there is
+  never a burst) at ``overall_rate`` per second, staying under Telegram's ~30/s;
+* sends scheduled bulk messages (``rate_limit_args={"bulk": True}``) through an extra,
+  slower limiter first, so interactive replies always have headroom;
+* on ``RetryAfter`` pauses *all* requests until Telegram's retry moment and then retries,
+  up to ``max_retries`` times;
+* never retries anything else: a ``TimedOut`` send may well have been delivered, and a
+  blind resend would show the user the message twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+__all__ = ["PacedRateLimiter", "retry_after_seconds"]
+
+_LOGGER = logging.getLogger("komorebi.ratelimit")
+
+JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """The wait a :class:`~telegram.error.RetryAfter` asks for, in seconds.
+
+    PTB 22.x deprecates reading ``retry_after`` as an int (it warns on access and will
+    become a :class:`datetime.timedelta`); this reads it quietly and accepts both.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
+    """A :class:`telegram.ext.BaseRateLimiter` with smooth pacing and flood-control retries.
+
+    Args:
+        overall_rate: Requests per second for everything sent to a chat.
+        bulk_rate: Requests per second for bulk sends (``rate_limit_args={"bulk": True}``);
+            these also count towards ``overall_rate``.
+        max_retries: How many times a request is retried after ``RetryAfter``; after that
+            the ``RetryAfter`` is raised to the caller.
+        sleep: Awaited with a number of seconds to wait out flood control. Tests pass a fake
+            that records the durations and returns at once.
+
+    Requests without a ``chat_id`` (``getMe``, ``answerCallbackQuery``, ...) are not paced,
+    but they do wait out a flood-control pause and are retried like the others.
+    ``getUpdates`` never reaches a rate limiter (PTB bypasses it).
+    """
+
+    def __init__(
+        self,
+        overall_rate: float = 29.0,
+        bulk_rate: float = 25.0,
+        max_retries: int = 5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if overall_rate <= 0 or bulk_rate <= 0:
+            raise ValueError("rates must be positive")
+        if max_retries < 0:
+            raise ValueError("max_retries must not be negative")
+        self._overall_rate = overall_rate
+        self._bulk_rate = bulk_rate
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self._overall, self._bulk = self._new_limiters()
+        # Flood-control pause shared by all requests: the event loop time at which sending
+        # may resume, and a counter bumped by every new pause.
+        self._resume_at = 0.0
+        self._pause_generation = 0
+
+    def _new_limiters(self) -> tuple[AsyncLimiter, AsyncLimiter]:
+        # Capacity 1: a request may go every 1/rate seconds and nothing accumulates into a
+        # burst while the bot is idle.
+        return (
+            AsyncLimiter(1, 1 / self._overall_rate),
+            AsyncLimiter(1, 1 / self._bulk_rate),
+        )
+
+    async def initialize(self) -> None:
+        """Start from a clean state (limiters are bound to the running event loop)."""
+        self._overall, self._bulk = self._new_limiters()
+        self._resume_at = 0.0
+        self._pause_generation = 0
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict[str, Any] | None,
+    ) -> JSONResult:
+        """Pace the request, call it, and retry it after flood control.
+
+        Args:
+            rate_limit_args: ``None``, or a dict; ``{"bulk": True}`` marks a scheduled
+                bulk send that may be slowed down in favour of interactive replies.
+        """
+        if rate_limit_args is not None and not isinstance(rate_limit_args, dict):
+            raise TypeError(
+                f"rate_limit_args must be a dict such as {{'bulk': True}}, "
+                f"not {type(rate_limit_args).__name__}"
+            )
+        bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
+        paced = data.get("chat_id") is not None
+
+        for attempt in range(self._max_retries + 1):
+            await self._wait_turn(paced=paced, bulk=bulk)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                seconds = retry_after_seconds(error)
+                if attempt == self._max_retries:
+                    _LOGGER.warning(
+                        "Flood control on %s: giving up after %d retries",
+                        endpoint,
+                        self._max_retries,
+                    )
+                    raise
+                self._pause(seconds)
+                _LOGGER.info(
+                    "Flood control on %s: waiting %.1f s before retrying", endpoint, seconds
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(self, seconds: float) -> None:
+        """Hold every request back until ``seconds`` from now (never shortens a pause)."""
+        resume_at = asyncio.get_running_loop().time() + seconds
+        if resume_at > self._resume_at:
+            self._resume_at = resume_at
+            self._pause_generation += 1
+
+    async def _wait_out_pause(self) -> int:
+        """Wait until no flood-control pause is running; return the pause generation seen.
+
+        After each ``sleep`` the wait ends unless a *new* pause began meanwhile; the clock
+        is not re-checked, so a fake ``sleep`` that returns at once cannot make this spin.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            generation = self._pause_generation
+            delay = self._resume_at - loop.time()
+            if delay > 0:
+                await self._sleep(delay)
+            if self._pause_generation == generation:
+                return generation
+
+    async def _wait_turn(self, *, paced: bool, bulk: bool) -> None:
+        """Wait out any pause, then for a slot in the limiters that apply."""
+        while True:
+            generation = await self._wait_out_pause()
+            if not paced:
+                return
+            if bulk:
+                await self._bulk.acquire()
+            await self._overall.acquire()
+            # If flood control began while we queued for a slot, queue again after it, so
+            # the requests held back do not all go out at once when it ends.
+            if self._pause_generation == generation:
+                return

@@ -1,0 +1,37 @@
+"""What every handler and tick needs, built once by the composition root and kept in `bot_data`."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.i18n import Catalogs
+from core.clock import Clock
+
+SERVICES_KEY = "komorebi.services"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+    clock: Clock
+    catalogs: Catalogs
+    rng: random.Random = field(default_factory=random.Random)
+
+
+class Context(CallbackContext[ExtBot, dict, dict, dict]):
+    """PTB's context with typed access to the services."""
+
+    @property
+    def services(self) -> Services:
+        return self.application.bot_data[SERVICES_KEY]
+
+
+def services_of(application: Application) -> Services:
+    return application.bot_data[SERVICES_KEY]

@@ -1,0 +1,138 @@
+"""The shape every handler shares: read the update, work in one session, commit, then reply.
+
+A handler is a plain coroutine ``(turn) -> list[Out]``. :func:`handler` wraps it for PTB: it opens
+the session, loads the participant, commits, and only then sends what the handler returned, so a
+reply is never sent for work that was not saved. Callback queries are always answered exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+
+from bot.i18n import Translator, guess_language
+from bot.services import Context, Services
+from schedules.planning import reschedule
+from storage import repo
+from storage.models import Participant
+
+log = logging.getLogger("komorebi.handlers")
+
+
+@dataclass(frozen=True)
+class Send:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the message whose button was tapped (falls back to a new message if it is gone)."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class ClearButtons:
+    """Take the buttons off the message that was tapped; its words stay."""
+
+
+@dataclass(frozen=True)
+class Toast:
+    """A short note shown over the chat when a button is tapped."""
+
+    text: str
+
+
+Out = Send | Edit | ClearButtons | Toast
+
+
+@dataclass
+class Turn:
+    """One update being handled: its session, its participant (if any), its words and its moment."""
+
+    update: Update
+    services: Services
+    session: AsyncSession
+    participant: Participant | None
+    t: Translator
+    now: dt.datetime
+
+    @property
+    def data(self) -> str:
+        query = self.update.callback_query
+        return query.data or "" if query else ""
+
+    def use_language(self, language: str) -> None:
+        self.t = self.services.catalogs[language]
+
+
+HandlerFn = Callable[[Turn], Awaitable[list[Out]]]
+
+
+def handler(fn: HandlerFn, *, create: bool = False) -> Callable[[Update, Context], Awaitable[None]]:
+    """Adapt a turn handler to PTB. With `create`, a first contact gets a row holding its chat id."""
+
+    async def run(update: Update, context: Context) -> None:
+        services = context.services
+        chat = update.effective_chat
+        if chat is None:
+            return
+        now = services.clock.now()
+        async with services.sessions() as session:
+            participant = await (
+                repo.get_or_create_participant(session, chat.id, now)
+                if create
+                else repo.participant_by_chat(session, chat.id)
+            )
+            if participant is not None and participant.blocked_at is not None:
+                # They wrote again after blocking the bot: they can be reached again.
+                participant.blocked_at = None
+                reschedule(participant, now, services.rng, services.settings.default_timezone)
+            language = (participant.language if participant else None) or guess_language(
+                update.effective_user.language_code if update.effective_user else None,
+                services.settings.default_language,
+            )
+            turn = Turn(update, services, session, participant, services.catalogs[language], now)
+            outs = await fn(turn)
+            await session.commit()
+        await deliver(update, context, outs)
+
+    run.__name__ = fn.__name__
+    return run
+
+
+async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
+    query = update.callback_query
+    toast = next((out.text for out in outs if isinstance(out, Toast)), None)
+    if query is not None:
+        await query.answer(toast)
+    chat_id = update.effective_chat.id
+    for out in outs:
+        if isinstance(out, Send):
+            await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)
+        elif isinstance(out, Edit):
+            if query is None or query.message is None:
+                await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)
+                continue
+            try:
+                await query.edit_message_text(out.text, reply_markup=out.markup)
+            except BadRequest as exc:
+                if "not modified" in exc.message:
+                    continue
+                if "not found" in exc.message or "can't be edited" in exc.message:
+                    await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)
+                    continue
+                raise
+        elif isinstance(out, ClearButtons) and query is not None and query.message is not None:
+            try:
+                await query.edit_message_reply_markup(None)
+            except BadRequest as exc:
+                log.info("buttons could not be cleared: %s", type(exc).__name__)

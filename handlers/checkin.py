@@ -1,0 +1,85 @@
+"""Answers to a hello: its buttons, any text, a sticker or a photo. Each counts once per day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core.schedule import Window, hello_day_for
+from handlers import views
+from handlers.base import ClearButtons, Out, Send, Toast, Turn
+from schedules.planning import zone_of
+from storage import repo
+from storage.models import Participant, Status
+
+COUNTED = (Status.ACTIVE, Status.PAUSED)
+
+
+async def _answer_day(turn: Turn, participant: Participant) -> dt.date:
+    """The day an answer now belongs to: the latest hello's, until a newer hello comes; otherwise
+    (the latest was answered already, or none was sent) the current hello-day."""
+    latest = await repo.latest_hello(turn.session, participant.id)
+    if latest is not None and not await repo.has_checkin(turn.session, participant.id, latest.day):
+        return latest.day
+    zone = zone_of(participant, turn.services.settings.default_timezone)
+    return hello_day_for(turn.now, Window(participant.window), zone)
+
+
+def _parse_hello_button(data: str) -> tuple[dt.date, str] | None:
+    parts = data.split(":")
+    if len(parts) != 3 or parts[2] not in views.HELLO_ANSWERS:
+        return None
+    try:
+        return dt.datetime.strptime(parts[1], "%Y%m%d").date(), parts[2]
+    except ValueError:
+        return None
+
+
+async def hello_button(turn: Turn) -> list[Out]:
+    """ "I'm here", "Not today", "Pause for a while" under a hello."""
+    participant = turn.participant
+    parsed = _parse_hello_button(turn.data)
+    if participant is None or parsed is None or participant.status not in COUNTED:
+        return [Toast(turn.t("button.stale"))]
+    day, answer = parsed
+    # The button must name a hello this very person received; anything else is forged or foreign.
+    if not await repo.hello_exists(turn.session, participant.id, day):
+        return [Toast(turn.t("button.stale"))]
+    target = await _answer_day(turn, participant)
+    counted = await repo.add_checkin(turn.session, participant.id, target, turn.now, answer)
+    if not counted and answer != "pause":
+        return [Toast(turn.t("checkin.already"))]
+    outs: list[Out] = [ClearButtons()]
+    if answer == "here":
+        outs.append(Send(turn.t("checkin.here")))
+    elif answer == "not_today":
+        outs.append(Send(turn.t("checkin.not_today")))
+    else:
+        outs.append(Send(*views.pause_menu(turn.t)))
+    return outs
+
+
+async def sample_button(turn: Turn) -> list[Out]:
+    return [Toast(turn.t("sample.tapped")), ClearButtons()]
+
+
+async def _count_contact(turn: Turn, source: str, counted_key: str) -> list[Out]:
+    participant = turn.participant
+    if participant is None or participant.status == Status.NEW:
+        return [Send(turn.t("not_started"))]
+    if participant.status == Status.ONBOARDING:
+        return [Send(turn.t("onboarding.use_buttons"))]
+    if participant.status == Status.STOPPED:
+        return [Send(turn.t("stopped.reminder"))]
+    day = await _answer_day(turn, participant)
+    counted = await repo.add_checkin(turn.session, participant.id, day, turn.now, source)
+    return [Send(turn.t(counted_key if counted else "checkin.text_again"))]
+
+
+async def text(turn: Turn) -> list[Out]:
+    """Any words at all count as showing up. The text itself is never stored or logged."""
+    return await _count_contact(turn, "text", "checkin.text")
+
+
+async def media(turn: Turn) -> list[Out]:
+    """Stickers, photos, voice and the like: thanked, counted, and not kept."""
+    return await _count_contact(turn, "media", "checkin.media")

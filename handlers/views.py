@@ -1,0 +1,174 @@
+"""What the participant sees: texts from the catalogues and their one-tap keyboards.
+
+Callback data is short and carries no identity: the participant is always the person who tapped,
+so a forged button can only ever touch the tapper's own record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import Translator
+from core.schedule import WINDOW_HOURS, Rhythm, Window, hello_day_for
+from core.streaks import DayMark, Progress
+from storage.models import Participant
+
+COMMON_ZONES = (
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Shanghai",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Australia/Sydney",
+)
+GREETINGS = ("hello.greeting.1", "hello.greeting.2", "hello.greeting.3", "hello.greeting.4", "hello.greeting.5")
+HELLO_ANSWERS = ("here", "not_today", "pause")
+PAUSE_CHOICES = ("day", "week", "open")
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+# --- onboarding and settings -------------------------------------------------------------------
+
+
+def welcome(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    keyboard = [[_button(t("consent.yes"), "c:yes"), _button(t("consent.no"), "c:no")]]
+    return t("welcome"), InlineKeyboardMarkup(keyboard)
+
+
+def settings_lines(t: Translator, participant: Participant) -> str:
+    return t(
+        "settings.lines",
+        language=t(f"language.{participant.language}"),
+        timezone=participant.timezone,
+        window=window_label(t, Window(participant.window)),
+        rhythm=t(f"rhythm.{participant.rhythm}"),
+    )
+
+
+def summary(t: Translator, participant: Participant, key: str = "summary") -> tuple[str, InlineKeyboardMarkup]:
+    """One screen of settings (the kind defaults, at first) with "Looks good" / "Change"."""
+    keyboard = [[_button(t("summary.ok"), "s:ok"), _button(t("summary.change"), "s:change")]]
+    return t(key, lines=settings_lines(t, participant)), InlineKeyboardMarkup(keyboard)
+
+
+def settings_menu(t: Translator, participant: Participant) -> tuple[str, InlineKeyboardMarkup]:
+    buttons = [
+        _button(t("settings.language"), "set:lang"),
+        _button(t("settings.timezone"), "set:tz"),
+        _button(t("settings.window"), "set:win"),
+        _button(t("settings.rhythm"), "set:rhy"),
+    ]
+    keyboard = _rows(buttons, 2) + [[_button(t("settings.done"), "set:done")]]
+    return t("settings", lines=settings_lines(t, participant)), InlineKeyboardMarkup(keyboard)
+
+
+def language_choice(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    keyboard = [[_button(t("language.ja"), "set:lang:ja"), _button(t("language.en"), "set:lang:en")]]
+    return t("choose.language"), InlineKeyboardMarkup(keyboard)
+
+
+def timezone_choice(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    buttons = [_button(zone, f"set:tz:{zone}") for zone in COMMON_ZONES]
+    return t("choose.timezone"), InlineKeyboardMarkup(_rows(buttons, 2))
+
+
+def window_choice(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    buttons = [[_button(window_label(t, w), f"set:win:{w}")] for w in Window]
+    return t("choose.window"), InlineKeyboardMarkup(buttons)
+
+
+def rhythm_choice(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    buttons = [_button(t(f"rhythm.{r}"), f"set:rhy:{r}") for r in Rhythm]
+    return t("choose.rhythm"), InlineKeyboardMarkup(_rows(buttons, 2))
+
+
+def when_text(t: Translator, at: dt.datetime | None, now: dt.datetime, participant: Participant, zone: ZoneInfo) -> str:
+    """'this evening', 'tomorrow morning', or a date: when the next hello comes, in plain words."""
+    if at is None:
+        return t("when.unknown")
+    window = Window(participant.window)
+    day = hello_day_for(at, window, zone)
+    today = hello_day_for(now, window, zone)
+    if day == today:
+        return t(f"when.today.{window}")
+    if day == today + dt.timedelta(days=1):
+        return t(f"when.tomorrow.{window}")
+    weekday = t(f"weekday.{day.weekday()}")
+    return t("when.date", part=t(f"when.part.{window}"), month=day.month, day=day.day, weekday=weekday)
+
+
+# --- the hello ------------------------------------------------------------------------------------
+
+
+def hello_keyboard(t: Translator, prefix: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [_button(t("hello.here"), f"{prefix}:here"), _button(t("hello.not_today"), f"{prefix}:not_today")],
+            [_button(t("hello.pause"), f"{prefix}:pause")],
+        ]
+    )
+
+
+def hello(t: Translator, day: dt.date, rng: random.Random) -> tuple[str, InlineKeyboardMarkup]:
+    """A real hello. Its buttons name the hello-day they answer, nothing about the person."""
+    return t(rng.choice(GREETINGS)), hello_keyboard(t, f"h:{day:%Y%m%d}")
+
+
+def sample_hello(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    return t("sample.hello"), hello_keyboard(t, "sample")
+
+
+def pause_menu(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    buttons = [[_button(t(f"pause.{choice}"), f"p:{choice}")] for choice in PAUSE_CHOICES]
+    buttons.append([_button(t("pause.cancel"), "p:cancel")])
+    return t("pause.ask"), InlineKeyboardMarkup(buttons)
+
+
+# --- progress -------------------------------------------------------------------------------------
+
+DOTS = {DayMark.SHOWED_UP: "●", DayMark.MISSED: "・", DayMark.REST: "・"}
+
+
+def calendar(marks: tuple[DayMark, ...]) -> str:
+    """Four rows of seven dots, oldest first, today last: ● a day showed up, ・ any other day.
+
+    Missed and rest days look the same on purpose: the calendar shows presence, never absence.
+    """
+    dots = [DOTS[mark] for mark in marks]
+    return "\n".join(" ".join(dots[i : i + 7]) for i in range(0, len(dots), 7))
+
+
+def progress(t: Translator, p: Progress) -> str:
+    return "\n".join(
+        [
+            t("progress.title"),
+            t("progress.last7", n=p.last_7),
+            t("progress.last28", n=p.last_28),
+            "",
+            calendar(p.calendar),
+            "",
+            t.plural("progress.streak", p.current_streak),
+            t.plural("progress.best", p.best_streak),
+            t("progress.total", n=p.total_days),
+            t("progress.rest_note"),
+        ]
+    )
+
+
+def window_label(t: Translator, window: Window) -> str:
+    """'Evening (18:00–21:00)': the name from the catalogue, the hours from the schedule rules."""
+    start, end = WINDOW_HOURS[window]
+    return t(f"window.{window}", hours=f"{start:%H:%M}–{end:%H:%M}")

@@ -1,0 +1,186 @@
+"""The hello tick: one repeating job that claims every participant whose hello is due and sends it.
+
+The schedule lives in the database (``participants.next_hello_at``), so a restart or a second
+process loses nothing; the tick only ever holds one batch in memory. Each hello is recorded in its
+own short transaction right after Telegram accepted it, so a crash can repeat at most the hellos in
+flight at that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from telegram import Bot, Message
+from telegram.error import BadRequest, Forbidden, TelegramError
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram.ext import Application, ContextTypes
+
+from bot.services import Services, services_of
+from core.schedule import Rhythm, Window, hello_day_for, is_still_open, plan_next_hello
+from handlers import views
+from storage import repo
+from storage.models import Status
+
+log = logging.getLogger("komorebi.tick")
+
+TICK_NAME = "hello-tick"
+BATCH_SIZE = 100
+# A claim not finished by then belongs to a worker that died; another may take it over.
+CLAIM_TIMEOUT = dt.timedelta(minutes=5)
+# Sends in flight at once; the rate limiter sets the pace, this only hides network round trips.
+CONCURRENCY = 8
+# After a failure that is not the person's doing (network, Telegram), try again this much later.
+RETRY_DELAY = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one claimed row."""
+
+    send_day: dt.date | None = None  # send the hello of this day now
+    values: dict[str, object] = field(default_factory=dict)  # columns to write when not sending
+
+
+def decide(due: repo.DueHello, now: dt.datetime, default_zone: str, rng: random.Random) -> Decision:
+    """Send now, skip a window that passed while the bot was down, end a pause, or unschedule."""
+    if due.status not in (Status.ACTIVE, Status.PAUSED) or due.window is None or due.rhythm is None:
+        return Decision(values={"next_hello_at": None})
+    zone = ZoneInfo(due.timezone or default_zone)
+    window, rhythm = Window(due.window), Rhythm(due.rhythm)
+    values: dict[str, object] = {}
+    if due.status == Status.PAUSED:
+        if due.paused_until is None:
+            return Decision(values={"next_hello_at": None})
+        if due.paused_until > now:
+            planned = plan_next_hello(now, zone, window, rhythm, due.last_hello_day, rng, due.paused_until)
+            return Decision(values={"next_hello_at": planned.at})
+        values = {"status": Status.ACTIVE, "paused_until": None}  # the pause is over
+    day = hello_day_for(due.next_hello_at, window, zone)
+    fresh = due.last_hello_day is None or day > due.last_hello_day
+    if fresh and is_still_open(day, window, zone, now):
+        return Decision(send_day=day, values=values)
+    # The window passed while the bot was down (or this day had its hello): skip, never pile up.
+    planned = plan_next_hello(now, zone, window, rhythm, due.last_hello_day, rng)
+    return Decision(values={**values, "next_hello_at": planned.at})
+
+
+def after_sent(due: repo.DueHello, day: dt.date, now: dt.datetime, default_zone: str, rng: random.Random) -> dt.datetime:
+    zone = ZoneInfo(due.timezone or default_zone)
+    return plan_next_hello(now, zone, Window(due.window), Rhythm(due.rhythm), day, rng).at
+
+
+@dataclass
+class TickReport:
+    sent: int = 0
+    skipped: int = 0
+    blocked: int = 0
+    deferred: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.skipped or self.blocked or self.deferred)
+
+
+async def _send(bot: Bot, services: Services, due: repo.DueHello, day: dt.date) -> Message | TelegramError:
+    t = services.catalogs[due.language or services.settings.default_language]
+    text, markup = views.hello(t, day, services.rng)
+    try:
+        return await bot.send_message(due.chat_id, text, reply_markup=markup, rate_limit_args={"bulk": True})
+    except TelegramError as exc:
+        return exc
+
+
+async def run_tick(application: Application) -> TickReport:
+    """Claim and send every due hello, one batch at a time, until none is due."""
+    services = services_of(application)
+    report = TickReport()
+    token = str(uuid.uuid4())
+    while True:
+        now = services.clock.now()
+        async with services.sessions() as session:
+            batch = await repo.claim_due(session, now, token, BATCH_SIZE, now - CLAIM_TIMEOUT)
+            await session.commit()
+            if not batch:
+                break
+            await _process_batch(application.bot, services, session, batch, token, report)
+        if len(batch) < BATCH_SIZE:
+            break
+    if report:
+        log.info(
+            "tick: %d sent, %d skipped, %d blocked, %d deferred",
+            report.sent, report.skipped, report.blocked, report.deferred,
+        )
+    return report
+
+
+async def _process_batch(
+    bot: Bot,
+    services: Services,
+    session: AsyncSession,
+    batch: list[repo.DueHello],
+    token: str,
+    report: TickReport,
+) -> None:
+    default_zone = services.settings.default_timezone
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def send(due: repo.DueHello, decision: Decision) -> tuple[repo.DueHello, Decision, Message | TelegramError]:
+        async with limit:
+            return due, decision, await _send(bot, services, due, decision.send_day)
+
+    pending = []
+    for due in batch:
+        decision = decide(due, services.clock.now(), default_zone, services.rng)
+        if decision.send_day is None:
+            await repo.finish_claim(session, due.participant_id, token, **decision.values)
+            await session.commit()
+            report.skipped += 1
+        else:
+            pending.append(send(due, decision))
+
+    # Record each hello as soon as Telegram has answered, in a short transaction of its own.
+    for finished in asyncio.as_completed(pending):
+        due, decision, result = await finished
+        now = services.clock.now()
+        if isinstance(result, Message):
+            day = decision.send_day
+            await repo.add_hello(session, due.participant_id, day, now, result.message_id)
+            next_at = after_sent(due, day, now, default_zone, services.rng)
+            values = {**decision.values, "last_hello_day": day, "next_hello_at": next_at}
+            report.sent += 1
+        elif _unreachable(result):
+            values = {"blocked_at": now, "next_hello_at": None}
+            report.blocked += 1
+        else:
+            log.warning("hello not sent, will try again: %s", type(result).__name__)
+            values = {"next_hello_at": now + RETRY_DELAY}
+            report.deferred += 1
+        await repo.finish_claim(session, due.participant_id, token, **values)
+        await session.commit()
+
+
+def _unreachable(error: TelegramError) -> bool:
+    """The person blocked the bot or the chat is gone: never send again until they write."""
+    if isinstance(error, Forbidden):
+        return True
+    return isinstance(error, BadRequest) and "chat not found" in error.message.lower()
+
+
+async def hello_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_tick(context.application)
+
+
+def schedule_tick(application: Application, every_seconds: float) -> None:
+    """Register the one repeating job. Overlapping runs are refused; a late run is still run."""
+    application.job_queue.run_repeating(
+        hello_tick,
+        interval=every_seconds,
+        first=1,
+        name=TICK_NAME,
+        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )

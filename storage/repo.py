@@ -1,0 +1,142 @@
+"""Every query the bot makes. Handlers and ticks call these; SQL lives nowhere else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import CheckIn, Hello, Participant, Status
+
+
+async def participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
+    return await session.scalar(select(Participant).where(Participant.chat_id == chat_id))
+
+
+async def get_or_create_participant(session: AsyncSession, chat_id: int, now: dt.datetime) -> Participant:
+    """The participant for this chat; a new row holds only the chat id until consent is given."""
+    participant = await participant_by_chat(session, chat_id)
+    if participant is None:
+        participant = Participant(chat_id=chat_id, status=Status.NEW, created_at=now)
+        session.add(participant)
+        await session.flush()
+    return participant
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+
+
+async def add_checkin(session: AsyncSession, participant_id: int, day: dt.date, at: dt.datetime, source: str) -> bool:
+    """Record that the participant showed up on `day`. False if that day was already counted."""
+    statement = (
+        _insert(session)(CheckIn)
+        .values(participant_id=participant_id, day=day, at=at, source=source)
+        .on_conflict_do_nothing(index_elements=[CheckIn.participant_id, CheckIn.day])
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount)
+
+
+async def has_checkin(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
+    found = await session.scalar(
+        select(CheckIn.day).where(CheckIn.participant_id == participant_id, CheckIn.day == day)
+    )
+    return found is not None
+
+
+async def latest_hello(session: AsyncSession, participant_id: int) -> Hello | None:
+    return await session.scalar(
+        select(Hello).where(Hello.participant_id == participant_id).order_by(Hello.day.desc()).limit(1)
+    )
+
+
+async def hello_exists(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
+    found = await session.scalar(select(Hello.id).where(Hello.participant_id == participant_id, Hello.day == day))
+    return found is not None
+
+
+async def history(session: AsyncSession, participant_id: int) -> tuple[set[dt.date], set[dt.date]]:
+    """(check-in days, hello days) of one participant, for progress and streaks."""
+    checkins = await session.scalars(select(CheckIn.day).where(CheckIn.participant_id == participant_id))
+    hellos = await session.scalars(select(Hello.day).where(Hello.participant_id == participant_id))
+    return set(checkins), set(hellos)
+
+
+@dataclass(frozen=True)
+class DueHello:
+    """A claimed row of the schedule: just what the tick needs, no ORM object."""
+
+    participant_id: int
+    chat_id: int
+    status: str
+    language: str | None
+    timezone: str | None
+    window: str | None
+    rhythm: str | None
+    next_hello_at: dt.datetime
+    last_hello_day: dt.date | None
+    paused_until: dt.datetime | None
+
+
+async def claim_due(
+    session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
+) -> list[DueHello]:
+    """Claim up to `limit` participants whose next hello is due, atomically.
+
+    A claim older than `stale_before` (its worker died) is taken over. On PostgreSQL the candidate rows
+    are locked with SKIP LOCKED so several workers never claim the same row; on SQLite the single
+    UPDATE ... RETURNING runs inside an immediate transaction and is atomic by itself.
+    """
+    candidates = (
+        select(Participant.id)
+        .where(
+            Participant.next_hello_at <= now,
+            or_(Participant.claimed_at.is_(None), Participant.claimed_at < stale_before),
+        )
+        .order_by(Participant.next_hello_at)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(Participant)
+        .where(Participant.id.in_(candidates.scalar_subquery()))
+        .values(claimed_at=now, claim_token=token)
+        .returning(
+            Participant.id,
+            Participant.chat_id,
+            Participant.status,
+            Participant.language,
+            Participant.timezone,
+            Participant.window,
+            Participant.rhythm,
+            Participant.next_hello_at,
+            Participant.last_hello_day,
+            Participant.paused_until,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = (await session.execute(statement)).all()
+    return sorted((DueHello(*row) for row in rows), key=lambda due: due.next_hello_at)
+
+
+async def finish_claim(session: AsyncSession, participant_id: int, token: str, **values: object) -> bool:
+    """Release a claim, writing `values` (the next schedule, a status...). False if the claim was lost."""
+    statement = (
+        update(Participant)
+        .where(Participant.id == participant_id, Participant.claim_token == token)
+        .values(claimed_at=None, claim_token=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount)
+
+
+async def add_hello(session: AsyncSession, participant_id: int, day: dt.date, sent_at: dt.datetime, message_id: int) -> None:
+    session.add(Hello(participant_id=participant_id, day=day, sent_at=sent_at, message_id=message_id))
+    await session.flush()
+
