@@ -26,6 +26,12 @@ POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 SKIP_POSTGRES = "TEST_DATABASE_URL is not set: PostgreSQL runs of storage and scheduler tests are skipped"
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    if POSTGRES_URL:
+        return "databases: SQLite and PostgreSQL (TEST_DATABASE_URL)"
+    return f"databases: SQLite only; {SKIP_POSTGRES}"
+
+
 def _run_apart(coroutine: Coroutine[Any, Any, None]) -> None:
     """Run set-up work on a loop of its own (session fixtures may be first asked for inside a test's loop)."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -97,7 +103,7 @@ async def engine(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 @pytest.fixture
 async def sqlite_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """SQLite only: for tests of handlers whose storage is covered on both backends elsewhere."""
+    """SQLite only, for what is particular to it."""
     path = tmp_path / "komorebi.db"
     shutil.copy(request.getfixturevalue("sqlite_template"), path)
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
@@ -115,14 +121,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def bot(sqlite_engine: AsyncEngine, clock: FakeClock) -> AsyncIterator[Harness]:
-    """The real Application on SQLite, through the fake Bot API."""
-    async with Harness.started(sqlite_engine, clock) as harness:
-        yield harness
-
-
-@pytest.fixture
-async def any_bot(engine: AsyncEngine, clock: FakeClock) -> AsyncIterator[Harness]:
-    """The real Application on each backend (SQLite, and PostgreSQL when configured)."""
+async def bot(engine: AsyncEngine, clock: FakeClock) -> AsyncIterator[Harness]:
+    """The real Application through the fake Bot API, on each backend (SQLite, and PostgreSQL
+    when configured): every conversation test is also a storage and scheduler test."""
     async with Harness.started(engine, clock) as harness:
         yield harness

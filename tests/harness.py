@@ -3,6 +3,7 @@ the fake Bot API, time from a fake clock, the tick run as the JobQueue runs it."
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -124,6 +125,13 @@ class Harness:
     async def participant(self, user: int) -> Participant | None:
         async with self.services.sessions() as session:
             return await repo.participant_by_chat(session, user)
+
+    async def plan_hello_at(self, user: int, at: dt.datetime) -> None:
+        """Put the next hello at a chosen moment (instead of the random one), for tests near edges."""
+        async with self.services.sessions() as session:
+            participant = await repo.participant_by_chat(session, user)
+            participant.next_hello_at = at
+            await session.commit()
 
     def t(self, key: str, language: str = "en", **values: Any) -> str:
         return self.services.catalogs[language](key, **values)

@@ -1,0 +1,228 @@
+"""The daily loop through the real Application: the tick's hello, answers, streaks, pause, stop."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from storage.models import CheckIn, Hello, Status
+from tests.harness import Harness
+from tests.test_onboarding import ME, onboard
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+async def hello_count(bot: Harness, user: int = ME) -> int:
+    participant = await bot.participant(user)
+    async with bot.services.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(Hello).where(Hello.participant_id == participant.id))
+
+
+async def checkins(bot: Harness, user: int = ME) -> list[tuple[dt.date, str]]:
+    participant = await bot.participant(user)
+    async with bot.services.sessions() as session:
+        rows = await session.execute(
+            select(CheckIn.day, CheckIn.source).where(CheckIn.participant_id == participant.id).order_by(CheckIn.day)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def to_next_hello(bot: Harness, user: int = ME) -> None:
+    """Move the clock to the planned moment of the next hello and run the tick."""
+    participant = await bot.participant(user)
+    assert participant.next_hello_at is not None, "no hello planned"
+    bot.clock.set(participant.next_hello_at)
+    await bot.tick()
+
+
+async def test_the_tick_sends_the_hello_inside_the_window_and_a_tap_counts_once(bot: Harness) -> None:
+    await onboard(bot)
+    sent_before = len(bot.sent_to(ME))
+    await bot.tick()  # 09:30 in Tokyo: nothing is due yet
+    assert len(bot.sent_to(ME)) == sent_before
+
+    await to_next_hello(bot)
+    hello = bot.api.last(ME)
+    assert hello.button_texts == ["I'm here", "Not today", "Pause for a while"]
+    assert hello.text in {bot.t(f"hello.greeting.{i}") for i in range(1, 6)}
+    local = bot.clock.now().astimezone(TOKYO)
+    assert 18 <= local.hour < 21 and local.date() == dt.date(2026, 3, 2)
+    assert await hello_count(bot) == 1
+
+    # The next hello is planned for tomorrow evening, once.
+    nxt = (await bot.participant(ME)).next_hello_at.astimezone(TOKYO)
+    assert nxt.date() == dt.date(2026, 3, 3) and 18 <= nxt.hour < 21
+    await bot.tick()
+    assert await hello_count(bot) == 1
+
+    assert await bot.tap(ME, "I'm here", message_id=hello.message_id) == [bot.t("checkin.here")]
+    assert bot.api.message(ME, hello.message_id).buttons == []  # answered: the buttons go
+    # A double tap (the same button again) counts once and says so gently.
+    assert await bot.tap_data(ME, "h:20260302:here", message_id=hello.message_id) == [bot.t("checkin.already")]
+    assert await checkins(bot) == [(dt.date(2026, 3, 2), "here")]
+
+
+async def test_not_today_is_contact_and_gets_acceptance(bot: Harness) -> None:
+    await onboard(bot)
+    await to_next_hello(bot)
+    assert await bot.tap(ME, "Not today") == [bot.t("checkin.not_today")]
+    assert await checkins(bot) == [(dt.date(2026, 3, 2), "not_today")]
+
+
+async def test_pause_for_a_while_from_a_hello(bot: Harness) -> None:
+    await onboard(bot)
+    await to_next_hello(bot)
+    assert await bot.tap(ME, "Pause for a while") == [bot.t("pause.ask")]
+    [confirm] = await bot.tap(ME, "A day")
+    assert confirm.startswith("Paused 🌿")
+    assert (await bot.participant(ME)).status == Status.PAUSED
+    assert await checkins(bot) == [(dt.date(2026, 3, 2), "pause")]
+
+
+async def test_words_answer_the_hello_and_a_late_night_reply_belongs_to_the_evening_before(bot: Harness) -> None:
+    await onboard(bot)
+    await bot.send(ME, "/settings")
+    await bot.tap(ME, "Time of day")
+    await bot.tap(ME, "Late night (22:00–02:00)")
+    await to_next_hello(bot)
+    sent_at = bot.clock.now().astimezone(TOKYO)
+    hello_day = (sent_at - dt.timedelta(hours=2)).date()  # 22:00–02:00 belongs to the evening it starts
+    # A reply at 01:30 the next night (or whenever before the next hello) counts for that evening.
+    reply_at = dt.datetime.combine(hello_day + dt.timedelta(days=1), dt.time(1, 30), TOKYO)
+    bot.clock.set(reply_at)
+    assert await bot.send(ME, "still awake") == [bot.t("checkin.text")]
+    assert await checkins(bot) == [(hello_day, "text")]
+    # More words the same night are thanked, and the day is not counted twice.
+    assert await bot.send(ME, "x" * 4000) == [bot.t("checkin.text_again")]
+    assert len(await checkins(bot)) == 1
+
+
+async def test_a_reply_days_later_still_answers_the_last_hello(bot: Harness) -> None:
+    await onboard(bot)
+    await bot.send(ME, "/settings")
+    await bot.tap(ME, "How often")
+    await bot.tap(ME, "Twice a week (Mon, Thu)")
+    await to_next_hello(bot)
+    monday = bot.clock.now().astimezone(TOKYO).date()
+    bot.clock.advance(dt.timedelta(days=2))  # Wednesday: no hello since Monday's
+    await bot.tick()
+    await bot.sticker(ME)
+    assert await checkins(bot) == [(monday, "media")]
+
+
+async def test_progress_counts_days_and_bridges_one_rest_day(bot: Harness) -> None:
+    await onboard(bot)
+    for day in range(6):
+        await to_next_hello(bot)
+        if day != 2:  # one hello left unanswered
+            await bot.tap(ME, "I'm here")
+    [text] = await bot.send(ME, "/progress")
+    assert bot.t("progress.last7", n=5) in text
+    assert bot.t("progress.last28", n=5) in text
+    assert "Current streak: 5 days" in text
+    assert "Best streak: 5 days" in text
+    assert bot.t("progress.total", n=5) in text
+    rows = [line for line in text.splitlines() if set(line) <= {"●", "・", " "} and line]
+    assert len(rows) == 4 and all(len(row.split()) == 7 for row in rows)
+    assert rows[-1].split()[-6:] == ["●", "●", "・", "●", "●", "●"][-6:]
+
+
+async def test_pause_silences_everything_and_resume_brings_the_hello_back(bot: Harness) -> None:
+    await onboard(bot)
+    await bot.send(ME, "/pause")
+    [confirm] = await bot.tap(ME, "Until I say")
+    assert confirm == bot.t("pause.confirm_open")
+    sent = len(bot.api.calls_to("sendMessage"))
+    for _ in range(30):
+        bot.clock.advance(dt.timedelta(days=1))
+        await bot.tick()
+    assert len(bot.api.calls_to("sendMessage")) == sent
+    [back] = await bot.send(ME, "/resume")
+    assert back.startswith("Welcome back")
+    await to_next_hello(bot)
+    assert bot.api.last(ME).button_texts[0] == "I'm here"
+
+
+async def test_a_week_pause_ends_by_itself(bot: Harness) -> None:
+    await onboard(bot)
+    await bot.send(ME, "/pause")
+    await bot.tap(ME, "A week")
+    start = bot.clock.now()
+    participant = await bot.participant(ME)
+    assert participant.next_hello_at >= start + dt.timedelta(days=7)
+    sent = len(bot.api.calls_to("sendMessage"))
+    for _ in range(6 * 24):
+        bot.clock.advance(dt.timedelta(hours=1))
+        await bot.tick()
+    assert len(bot.api.calls_to("sendMessage")) == sent
+    await to_next_hello(bot)
+    assert len(bot.api.calls_to("sendMessage")) == sent + 1
+    participant = await bot.participant(ME)
+    assert participant.status == Status.ACTIVE and participant.paused_until is None
+
+
+async def test_pause_can_be_cancelled(bot: Harness) -> None:
+    await onboard(bot)
+    await bot.send(ME, "/pause")
+    assert await bot.tap(ME, "Never mind") == [bot.t("pause.cancelled")]
+    assert (await bot.participant(ME)).status == Status.ACTIVE
+
+
+async def test_stop_ends_messages_keeps_data_and_start_returns(bot: Harness) -> None:
+    await onboard(bot)
+    await to_next_hello(bot)
+    await bot.tap(ME, "I'm here")
+    assert await bot.send(ME, "/stop") == [bot.t("stop.done")]
+    sent = len(bot.api.calls_to("sendMessage"))
+    for _ in range(14):
+        bot.clock.advance(dt.timedelta(days=1))
+        await bot.tick()
+    assert len(bot.api.calls_to("sendMessage")) == sent
+    assert await bot.send(ME, "hi") == [bot.t("stopped.reminder")]
+    assert len(await checkins(bot)) == 1  # kept
+    [returning] = await bot.send(ME, "/start")
+    assert returning.startswith("Welcome back")
+    [done] = await bot.tap(ME, "Looks good")
+    assert done.startswith("All set")
+    assert (await bot.participant(ME)).status == Status.ACTIVE
+
+
+async def test_a_user_who_blocked_the_bot_is_not_sent_to_until_they_write(bot: Harness) -> None:
+    await onboard(bot)
+    bot.api.block(ME)
+    await to_next_hello(bot)
+    participant = await bot.participant(ME)
+    assert participant.blocked_at is not None and participant.next_hello_at is None
+    attempts = len(bot.api.calls_to("sendMessage"))
+    for _ in range(5):
+        bot.clock.advance(dt.timedelta(days=1))
+        await bot.tick()
+    assert len(bot.api.calls_to("sendMessage")) == attempts  # not even tried
+    bot.api.unblock(ME)
+    await bot.send(ME, "/progress")
+    participant = await bot.participant(ME)
+    assert participant.blocked_at is None and participant.next_hello_at is not None
+    await to_next_hello(bot)
+    assert bot.api.last(ME).button_texts[0] == "I'm here"
+
+
+async def test_flood_control_delays_a_hello_but_never_loses_it(bot: Harness) -> None:
+    await onboard(bot)
+    bot.api.inject_flood("sendMessage", retry_after=3, times=2)
+    await to_next_hello(bot)
+    assert await hello_count(bot) == 1
+    assert bot.api.last(ME).button_texts[0] == "I'm here"
+
+
+async def test_a_server_error_defers_the_hello_and_the_next_tick_sends_it(bot: Harness) -> None:
+    await onboard(bot)
+    bot.api.inject("sendMessage", 502, "Bad Gateway")
+    await to_next_hello(bot)
+    assert await hello_count(bot) == 0
+    participant = await bot.participant(ME)
+    assert participant.next_hello_at == bot.clock.now() + dt.timedelta(minutes=1)
+    bot.clock.advance(dt.timedelta(minutes=1))
+    await bot.tick()
+    assert await hello_count(bot) == 1

@@ -1,0 +1,142 @@
+"""Storage on every backend: UTC times, idempotent check-ins, and claims that never overlap."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import repo
+from storage.db import migrate, session_factory
+from storage.models import Participant, Status
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+async def add_active(engine: AsyncEngine, count: int, due: dt.datetime = NOW) -> list[int]:
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        people = [
+            Participant(
+                chat_id=10_000 + i,
+                status=Status.ACTIVE,
+                created_at=NOW,
+                consent_at=NOW,
+                language="en",
+                timezone="Asia/Tokyo",
+                window="evening",
+                rhythm="daily",
+                next_hello_at=due - dt.timedelta(seconds=i),
+            )
+            for i in range(count)
+        ]
+        session.add_all(people)
+        await session.commit()
+        return [p.id for p in people]
+
+
+async def test_times_come_back_aware_and_in_utc(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    tokyo_evening = dt.datetime(2026, 3, 2, 19, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    async with sessions() as session:
+        session.add(Participant(chat_id=1, created_at=tokyo_evening, next_hello_at=tokyo_evening))
+        await session.commit()
+    async with sessions() as session:
+        participant = await repo.participant_by_chat(session, 1)
+        assert participant.created_at == tokyo_evening
+        assert participant.created_at.tzinfo == dt.UTC
+        assert participant.next_hello_at == dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+
+
+async def test_telegram_ids_beyond_32_bits_fit(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        await repo.get_or_create_participant(session, 7_000_000_000, NOW)
+        await session.commit()
+    async with sessions() as session:
+        assert (await repo.participant_by_chat(session, 7_000_000_000)).chat_id == 7_000_000_000
+
+
+async def test_a_day_is_counted_once(engine: AsyncEngine) -> None:
+    [pid] = await add_active(engine, 1)
+    sessions = session_factory(engine)
+    day = dt.date(2026, 3, 2)
+    async with sessions() as session:
+        assert await repo.add_checkin(session, pid, day, NOW, "here") is True
+        assert await repo.add_checkin(session, pid, day, NOW, "text") is False
+        await session.commit()
+    async with sessions() as session:
+        assert await repo.history(session, pid) == ({day}, set())
+
+
+async def test_claims_are_exclusive_and_ordered_by_due_time(engine: AsyncEngine) -> None:
+    await add_active(engine, 30)
+    sessions = session_factory(engine)
+    stale = NOW - dt.timedelta(minutes=5)
+
+    async def claim(token: str) -> list[repo.DueHello]:
+        async with sessions() as session:
+            rows = await repo.claim_due(session, NOW, token, 20, stale)
+            await session.commit()
+            return rows
+
+    first, second = await asyncio.gather(claim("a"), claim("b"))
+    ids_a = {row.participant_id for row in first}
+    ids_b = {row.participant_id for row in second}
+    assert not ids_a & ids_b
+    assert len(ids_a | ids_b) == 30
+    for rows in (first, second):
+        assert [r.next_hello_at for r in rows] == sorted(r.next_hello_at for r in rows)
+    assert await claim("c") == []  # everything is claimed and the claims are fresh
+
+
+async def test_only_due_rows_are_claimed_and_a_lost_claim_is_not_finished(engine: AsyncEngine) -> None:
+    [early, late] = await add_active(engine, 2)
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        participant = await session.get(Participant, late)
+        participant.next_hello_at = NOW + dt.timedelta(hours=1)
+        await session.commit()
+    async with sessions() as session:
+        rows = await repo.claim_due(session, NOW, "mine", 10, NOW - dt.timedelta(minutes=5))
+        await session.commit()
+    assert [row.participant_id for row in rows] == [early]
+    # Another worker took it over after a timeout: the first worker's finish changes nothing.
+    later = NOW + dt.timedelta(minutes=6)
+    async with sessions() as session:
+        assert len(await repo.claim_due(session, later, "theirs", 10, later - dt.timedelta(minutes=5))) == 1
+        assert await repo.finish_claim(session, early, "mine", next_hello_at=None) is False
+        assert await repo.finish_claim(session, early, "theirs", next_hello_at=None) is True
+        await session.commit()
+    async with sessions() as session:
+        participant = await session.get(Participant, early)
+        assert participant.claim_token is None and participant.next_hello_at is None
+
+
+async def test_deleting_a_participant_deletes_their_days(engine: AsyncEngine) -> None:
+    [pid] = await add_active(engine, 1)
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        await repo.add_checkin(session, pid, dt.date(2026, 3, 1), NOW, "here")
+        await repo.add_hello(session, pid, dt.date(2026, 3, 1), NOW, 5)
+        await session.commit()
+    async with sessions() as session:
+        await session.delete(await session.get(Participant, pid))
+        await session.commit()
+    async with sessions() as session:
+        assert await repo.history(session, pid) == (set(), set())
+
+
+async def test_migrating_again_is_a_no_op(engine: AsyncEngine) -> None:
+    await migrate(engine)
+    async with engine.connect() as connection:
+        version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+    assert version == "0001"
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_engine: AsyncEngine) -> None:
+    async with sqlite_engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+        assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
