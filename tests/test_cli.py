@@ -1,0 +1,126 @@
+"""The command line and configuration, as an operator meets them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_application
+from bot.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "KOMOREBI_", "DATABASE_"))}
+    clean["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**clean, **env},
+        check=False,
+    )
+
+
+def test_run_without_a_token_explains_how_to_get_one_and_exits_2(tmp_path: Path) -> None:
+    result = run_cli("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "@BotFather" in result.stderr and "/newbot" in result.stderr
+    assert "python -m bot try" in result.stderr
+
+
+def test_a_bad_setting_is_named_and_exits_2(tmp_path: Path) -> None:
+    result = run_cli("run", cwd=tmp_path, KOMOREBI_DEFAULT_TIMEZONE="Mars/Olympus", TELEGRAM_BOT_TOKEN="1:x")
+    assert result.returncode == 2
+    assert "KOMOREBI_DEFAULT_TIMEZONE" in result.stderr and "Mars/Olympus" in result.stderr
+
+
+def test_settings_come_from_a_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TELEGRAM_BOT_TOKEN", "KOMOREBI_COORDINATORS", "KOMOREBI_DEFAULT_TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text(
+        "TELEGRAM_BOT_TOKEN=42:from-dotenv\nKOMOREBI_COORDINATORS=5, 6\nKOMOREBI_DEFAULT_TIMEZONE=Europe/Berlin\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.telegram_bot_token == "42:from-dotenv"
+    assert settings.coordinators == {5, 6}
+    assert settings.default_timezone == "Europe/Berlin"
+    assert settings.database_url == "sqlite+aiosqlite:///data/komorebi.db"
+
+
+def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    database = tmp_path / "k.db"
+    result = run_cli("migrate", cwd=tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{database}")
+    assert result.returncode == 0, result.stderr
+    tables = {row[0] for row in sqlite3.connect(database).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"participants", "hellos", "checkins", "alembic_version"} <= tables
+
+
+def test_try_chats_with_the_real_bot_in_a_terminal(tmp_path: Path) -> None:
+    script = "1\n1\n:next\n1\n/progress\n:quit\n"
+    result = run_cli("try", "--database", str(tmp_path / "try.db"), cwd=tmp_path, stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Is this okay with you?" in out and "[1] OK   [2] Not now" in out
+    assert "Looks good" in out
+    assert "(the clock moves to" in out
+    assert "[1] I'm here   [2] Not today   [3] Pause for a while" in out
+    assert "Thank you for saying hello" in out
+    assert "Last 7 days: 1 of 7" in out
+
+
+class _FakeTelegramServer(BaseHTTPRequestHandler):
+    paths: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        _FakeTelegramServer.paths.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        me = {"id": 77, "is_bot": True, "first_name": "K", "username": "k_bot", "can_join_groups": False,
+              "can_read_all_group_messages": False, "supports_inline_queries": False}
+        body = json.dumps({"ok": True, "result": me if self.path.endswith("/getMe") else True}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def bot_api_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeTelegramServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/custom/bot"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_the_bot_talks_to_the_configured_bot_api_server(bot_api_server: str, tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,
+        TELEGRAM_BOT_TOKEN="77:SECRET",
+        TELEGRAM_API_BASE_URL=bot_api_server,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'k.db'}",
+    )
+    application = build_application(settings)
+    async with application:
+        assert application.bot.username == "k_bot"
+    assert _FakeTelegramServer.paths[0] == "/custom/bot77:SECRET/getMe"
+    assert application.bot.base_file_url.startswith(bot_api_server.removesuffix("/bot") + "/file/bot")
