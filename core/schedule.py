@@ -7,12 +7,15 @@ Local times are resolved the way :mod:`zoneinfo` does with ``fold=0``:
 
 * an ambiguous time (autumn fall-back) means its first occurrence, the earlier instant;
 * a time that does not exist (spring-forward gap) is read with the offset in force before the jump,
-  so it lands after the jump by as much as it lay inside the gap. A bound on the edge of a gap (as
-  02:00 in America/New_York or 01:00 in Europe/London) is therefore exactly the moment the clocks
-  jump: the late-night window on such a night ends at the jump and keeps every local time that
-  exists between 22:00 and 02:00.
+  so it lands after the jump by as much as it lay inside the gap. Where clocks jump at a window
+  bound (02:00 in America/New_York, 22:00 in America/Nuuk) the bound is exactly the moment of the
+  jump: that night's late-night window ends at the jump and holds every local time that exists
+  between 22:00 and 02:00.
 
-Windows last hours and gaps at most one hour, so every interval stays non-empty.
+So every window is a non-empty interval whose local times lie within its hours; the exceptions are a
+few Antarctic stations whose clocks jump over 02:00 (the bound moves past the gap) and the dates
+skipped outright when a zone crossed the date line (Pacific/Apia 2011-12-30), whose windows may be
+empty and are then never planned.
 """
 
 from __future__ import annotations

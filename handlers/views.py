@@ -106,8 +106,13 @@ def when_text(t: Translator, at: dt.datetime | None, now: dt.datetime, participa
         return t(f"when.today.{window}")
     if day == today + dt.timedelta(days=1):
         return t(f"when.tomorrow.{window}")
-    weekday = t(f"weekday.{day.weekday()}")
-    return t("when.date", part=t(f"when.part.{window}"), month=day.month, day=day.day, weekday=weekday)
+    return t(
+        "when.date",
+        part=t(f"when.part.{window}"),
+        month_name=t(f"month.{day.month}"),
+        day=day.day,
+        weekday=t(f"weekday.{day.weekday()}"),
+    )
 
 
 # --- the hello ------------------------------------------------------------------------------------

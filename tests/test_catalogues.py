@@ -79,6 +79,7 @@ def test_keys_built_from_names_exist() -> None:
         | {f"when.part.{w}" for w in Window}
         | {f"rhythm.{r}" for r in Rhythm}
         | {f"weekday.{d}" for d in range(7)}
+        | {f"month.{m}" for m in range(1, 13)}
         | {f"language.{lang}" for lang in LANGUAGES}
         | {f"command.{c}" for c in COMMANDS}
         | {f"pause.{c}" for c in views.PAUSE_CHOICES}

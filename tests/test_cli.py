@@ -80,7 +80,7 @@ def test_try_chats_with_the_real_bot_in_a_terminal(tmp_path: Path) -> None:
     assert "(the clock moves to" in out
     assert "[1] I'm here   [2] Not today   [3] Pause for a while" in out
     assert "Thank you for saying hello" in out
-    assert "Last 7 days: 1 of 7" in out
+    assert "Days you showed up in the last 7: 1" in out
 
 
 class _FakeTelegramServer(BaseHTTPRequestHandler):
