@@ -8,14 +8,13 @@ Local times are resolved the way :mod:`zoneinfo` does with ``fold=0``:
 * an ambiguous time (autumn fall-back) means its first occurrence, the earlier instant;
 * a time that does not exist (spring-forward gap) is read with the offset in force before the jump,
   so it lands after the jump by as much as it lay inside the gap. Where clocks jump at a window
-  bound (02:00 in America/New_York, 22:00 in America/Nuuk) the bound is exactly the moment of the
-  jump: that night's late-night window ends at the jump and holds every local time that exists
-  between 22:00 and 02:00.
+  bound (02:00 in America/New_York) the bound is exactly the moment of the jump: that night's
+  late-night window ends at the jump and holds every local time that exists between 22:00 and 02:00.
 
-So every window is a non-empty interval whose local times lie within its hours; the exceptions are a
-few Antarctic stations whose clocks jump over 02:00 (the bound moves past the gap) and the dates
-skipped outright when a zone crossed the date line (Pacific/Apia 2011-12-30), whose windows may be
-empty and are then never planned.
+So every window is a non-empty interval whose local times lie within its hours. The exceptions are
+rare jumps over a bound (Antarctica/Troll goes from 01:00 to 03:00: the 02:00 end moves to 04:00)
+and dates skipped outright when a zone crossed the date line (Pacific/Apia 2011-12-30), whose
+windows may be empty and are then never planned.
 """
 
 from __future__ import annotations
@@ -80,7 +79,8 @@ def window_bounds(day: dt.date, window: Window, tz: ZoneInfo) -> tuple[dt.dateti
 
 def hello_day_for(moment: dt.datetime, window: Window, tz: ZoneInfo) -> dt.date:
     """The hello-day `moment` belongs to: its local date, except that for a window crossing
-    midnight a local time before the window's end (01:30 for 22:00–02:00) belongs to the day before."""
+    midnight a local time before the window's end (01:30 for 22:00–02:00) belongs to the day
+    before."""
     local = moment.astimezone(tz)
     if crosses_midnight(window) and local.time() < WINDOW_HOURS[window][1]:
         return local.date() - dt.timedelta(days=1)
@@ -88,9 +88,9 @@ def hello_day_for(moment: dt.datetime, window: Window, tz: ZoneInfo) -> dt.date:
 
 
 def rhythm_allows(day: dt.date, rhythm: Rhythm, last_hello_day: dt.date | None) -> bool:
-    """Whether the rhythm lets a hello fall on `day`: DAILY every day; EVERY_OTHER_DAY at least two
-    days after `last_hello_day` (any day if None); WEEKDAYS Monday to Friday; TWICE_A_WEEK Monday and
-    Thursday."""
+    """Whether the rhythm lets a hello fall on `day`: DAILY every day; EVERY_OTHER_DAY at least
+    two days after `last_hello_day` (any day if None); WEEKDAYS Monday to Friday; TWICE_A_WEEK
+    Monday and Thursday."""
     match rhythm:
         case Rhythm.DAILY:
             return True
@@ -118,26 +118,30 @@ def plan_next_hello(
     last_hello_day: dt.date | None,
     rng: random.Random,
     not_before: dt.datetime | None = None,
+    min_gap_days: int = 1,
 ) -> PlannedHello:
-    """The next hello: the earliest hello-day D after `last_hello_day` that the rhythm allows and
-    whose window still has time left after ``max(now, not_before)``, at a uniformly random whole
-    second of what is left of that window.
+    """The next hello: the earliest hello-day D at least `min_gap_days` after `last_hello_day` that
+    the rhythm allows and whose window still has time left after ``max(now, not_before)``, at a
+    uniformly random whole second of what is left of that window.
 
     The search starts the local day before ``max(now, not_before)`` (yesterday's late-night window
-    may still be open) or the day after `last_hello_day`, whichever is later, and looks at no more
-    than 15 days.
+    may still be open) or `last_hello_day` + `min_gap_days`, whichever is later, and looks at no
+    more than 15 days. A `min_gap_days` above 1 is how the pressure budget slows the rhythm.
     """
+    if min_gap_days < 1:
+        raise ValueError("min_gap_days must be at least 1")
     earliest = now if not_before is None else max(now, not_before)
     day = earliest.astimezone(tz).date() - dt.timedelta(days=1)
     if last_hello_day is not None:
-        day = max(day, last_hello_day + dt.timedelta(days=1))
+        day = max(day, last_hello_day + dt.timedelta(days=min_gap_days))
     for _ in range(_SEARCH_DAYS):
         if rhythm_allows(day, rhythm, last_hello_day):
             start, end = window_bounds(day, window, tz)
             first = max(start, earliest)
             if first < end:
                 seconds = max(1, (end - first) // dt.timedelta(seconds=1))
-                return PlannedHello(day, first + dt.timedelta(seconds=rng.randrange(seconds)))
+                at = first + dt.timedelta(seconds=rng.randrange(seconds))
+                return PlannedHello(day, at.astimezone(dt.UTC))
         day += dt.timedelta(days=1)
     raise RuntimeError(f"no {window} window for rhythm {rhythm} within {_SEARCH_DAYS} days")
 

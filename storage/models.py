@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, Date, ForeignKey, MetaData, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, MetaData, String, UniqueConstraint, false, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime
@@ -52,6 +52,16 @@ class Participant(Base):
     last_hello_day: Mapped[dt.date | None] = mapped_column(Date)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(36))
+    # Hellos sent since the last reply of any kind: the pressure budget's input.
+    unanswered: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The ladder.
+    level: Mapped[int] = mapped_column(default=0, server_default="0")
+    level_since: Mapped[dt.date | None] = mapped_column(Date)
+    wants_tasks: Mapped[bool] = mapped_column(default=True, server_default=true())
+    group_opt_in: Mapped[bool] = mapped_column(default=False, server_default=false())
+    step_up_offered_on: Mapped[dt.date | None] = mapped_column(Date)
+    step_up_open: Mapped[bool] = mapped_column(default=False, server_default=false())
+    step_up_snoozed_until: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class Hello(Base):
@@ -65,6 +75,24 @@ class Hello(Base):
     day: Mapped[dt.date] = mapped_column(Date)
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class TaskOffer(Base):
+    """A small task offered to a participant, and what became of it."""
+
+    __tablename__ = "task_offers"
+    __table_args__ = (UniqueConstraint("participant_id", "day", "task_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(String(48))
+    level: Mapped[int]
+    day: Mapped[dt.date] = mapped_column(Date)  # the hello-day it belongs to
+    offered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))  # with a hello, an easier one, or asked for
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None]
 
 
 class CheckIn(Base):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import CheckIn, Hello, Participant, Status
+from core.ladder import Outcome, TaskResult
+from storage.models import CheckIn, Hello, Participant, Status, TaskOffer
 
 
 async def participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
@@ -80,6 +82,9 @@ class DueHello:
     next_hello_at: dt.datetime
     last_hello_day: dt.date | None
     paused_until: dt.datetime | None
+    unanswered: int
+    level: int
+    wants_tasks: bool
 
 
 async def claim_due(
@@ -117,6 +122,9 @@ async def claim_due(
             Participant.next_hello_at,
             Participant.last_hello_day,
             Participant.paused_until,
+            Participant.unanswered,
+            Participant.level,
+            Participant.wants_tasks,
         )
         .execution_options(synchronize_session=False)
     )
@@ -140,3 +148,65 @@ async def add_hello(session: AsyncSession, participant_id: int, day: dt.date, se
     session.add(Hello(participant_id=participant_id, day=day, sent_at=sent_at, message_id=message_id))
     await session.flush()
 
+
+
+# --- the task ladder ------------------------------------------------------------------------------
+
+
+async def add_offer(
+    session: AsyncSession, participant_id: int, task_id: str, level: int, day: dt.date, at: dt.datetime, kind: str
+) -> None:
+    """Record an offered task; offering the same task twice on one day is a no-op."""
+    statement = (
+        _insert(session)(TaskOffer)
+        .values(participant_id=participant_id, task_id=task_id, level=level, day=day, offered_at=at, kind=kind)
+        .on_conflict_do_nothing(index_elements=[TaskOffer.participant_id, TaskOffer.day, TaskOffer.task_id])
+    )
+    await session.execute(statement)
+
+
+async def offer(session: AsyncSession, participant_id: int, day: dt.date, task_id: str) -> TaskOffer | None:
+    return await session.scalar(
+        select(TaskOffer).where(
+            TaskOffer.participant_id == participant_id, TaskOffer.day == day, TaskOffer.task_id == task_id
+        )
+    )
+
+
+async def last_offered(
+    session: AsyncSession, participant_ids: Sequence[int], since: dt.date
+) -> dict[int, dict[str, dt.date]]:
+    """For each participant, the tasks offered since `since` and the last day each was offered."""
+    rows = await session.execute(
+        select(TaskOffer.participant_id, TaskOffer.task_id, func.max(TaskOffer.day))
+        .where(TaskOffer.participant_id.in_(participant_ids), TaskOffer.day >= since)
+        .group_by(TaskOffer.participant_id, TaskOffer.task_id)
+    )
+    found: dict[int, dict[str, dt.date]] = {pid: {} for pid in participant_ids}
+    for pid, task_id, day in rows:
+        found[pid][task_id] = day
+    return found
+
+
+async def task_results(session: AsyncSession, participant_id: int, since: dt.date) -> list[TaskResult]:
+    """Offered tasks since `since`, oldest first, as the pure ladder rules take them."""
+    rows = await session.execute(
+        select(TaskOffer.day, TaskOffer.level, TaskOffer.outcome, TaskOffer.rating)
+        .where(TaskOffer.participant_id == participant_id, TaskOffer.day >= since)
+        .order_by(TaskOffer.offered_at, TaskOffer.id)
+    )
+    return [TaskResult(day, level, Outcome(outcome) if outcome else None, rating) for day, level, outcome, rating in rows]
+
+
+async def recent_hello_days(session: AsyncSession, participant_id: int, count: int) -> list[dt.date]:
+    days = await session.scalars(
+        select(Hello.day).where(Hello.participant_id == participant_id).order_by(Hello.day.desc()).limit(count)
+    )
+    return sorted(days)
+
+
+async def checkin_days_since(session: AsyncSession, participant_id: int, since: dt.date) -> set[dt.date]:
+    days = await session.scalars(
+        select(CheckIn.day).where(CheckIn.participant_id == participant_id, CheckIn.day >= since)
+    )
+    return set(days)
