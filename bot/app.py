@@ -12,6 +12,7 @@ from telegram.request import BaseRequest
 
 import handlers
 from bot.config import Settings
+from bot.content import TaskCatalog
 from bot.i18n import LANGUAGES, Catalogs
 from bot.ratelimit import PacedRateLimiter
 from bot.services import SERVICES_KEY, Context, Services
@@ -31,6 +32,7 @@ def build_application(
     rate_limiter: PacedRateLimiter | None = None,
     rng: random.Random | None = None,
     catalogs: Catalogs | None = None,
+    tasks: TaskCatalog | None = None,
     engine: AsyncEngine | None = None,
 ) -> Application:
     """Everything wired together. Tests and `bot try` pass a fake Bot API and a fake clock."""
@@ -59,6 +61,7 @@ def build_application(
         sessions=session_factory(engine),
         clock=clock or SystemClock(),
         catalogs=catalogs or Catalogs(),
+        tasks=tasks or TaskCatalog(),
         rng=rng or random.Random(),
     )
     handlers.register(application)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
+from bot.content import TaskCatalog
 from bot.i18n import Catalogs
 from core.clock import Clock
 
@@ -22,6 +23,7 @@ class Services:
     sessions: async_sessionmaker
     clock: Clock
     catalogs: Catalogs
+    tasks: TaskCatalog
     rng: random.Random = field(default_factory=random.Random)
 
 

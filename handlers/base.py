@@ -18,7 +18,7 @@ from telegram.error import BadRequest
 
 from bot.i18n import Translator, guess_language
 from bot.services import Context, Services
-from schedules.planning import reschedule
+from schedules.planning import note_contact, reschedule
 from storage import repo
 from storage.models import Participant
 
@@ -40,8 +40,10 @@ class Edit:
 
 
 @dataclass(frozen=True)
-class ClearButtons:
-    """Take the buttons off the message that was tapped; its words stay."""
+class SetButtons:
+    """Change the buttons of the message that was tapped (None takes them off); its words stay."""
+
+    markup: InlineKeyboardMarkup | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Toast:
     text: str
 
 
-Out = Send | Edit | ClearButtons | Toast
+Out = Send | Edit | SetButtons | Toast
 
 
 @dataclass
@@ -92,16 +94,21 @@ def handler(fn: HandlerFn, *, create: bool = False) -> Callable[[Update, Context
                 if create
                 else repo.participant_by_chat(session, chat.id)
             )
+            default_zone = services.settings.default_timezone
             if participant is not None and participant.blocked_at is not None:
                 # They wrote again after blocking the bot: they can be reached again.
                 participant.blocked_at = None
-                reschedule(participant, now, services.rng, services.settings.default_timezone)
+                reschedule(participant, now, services.rng, default_zone)
+            # Any word or tap ends a quiet spell; after a long one the chosen rhythm comes back.
+            welcomed = participant is not None and note_contact(participant, now, services.rng, default_zone)
             language = (participant.language if participant else None) or guess_language(
                 update.effective_user.language_code if update.effective_user else None,
                 services.settings.default_language,
             )
             turn = Turn(update, services, session, participant, services.catalogs[language], now)
             outs = await fn(turn)
+            if welcomed:
+                outs = [Send(turn.t("welcome_back")), *outs]
             await session.commit()
         await deliver(update, context, outs)
 
@@ -131,8 +138,8 @@ async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
                     await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)
                     continue
                 raise
-        elif isinstance(out, ClearButtons) and query is not None and query.message is not None:
+        elif isinstance(out, SetButtons) and query is not None and query.message is not None:
             try:
-                await query.edit_message_reply_markup(None)
+                await query.edit_message_reply_markup(out.markup)
             except BadRequest as exc:
-                log.info("buttons could not be cleared: %s", type(exc).__name__)
+                log.info("buttons could not be changed: %s", type(exc).__name__)

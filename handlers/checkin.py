@@ -6,7 +6,7 @@ import datetime as dt
 
 from core.schedule import Window, hello_day_for
 from handlers import views
-from handlers.base import ClearButtons, Out, Send, Toast, Turn
+from handlers.base import Out, Send, SetButtons, Toast, Turn
 from schedules.planning import zone_of
 from storage import repo
 from storage.models import Participant, Status
@@ -14,7 +14,7 @@ from storage.models import Participant, Status
 COUNTED = (Status.ACTIVE, Status.PAUSED)
 
 
-async def _answer_day(turn: Turn, participant: Participant) -> dt.date:
+async def answer_day(turn: Turn, participant: Participant) -> dt.date:
     """The day an answer now belongs to: the latest hello's, until a newer hello comes; otherwise
     (the latest was answered already, or none was sent) the current hello-day."""
     latest = await repo.latest_hello(turn.session, participant.id)
@@ -44,11 +44,13 @@ async def hello_button(turn: Turn) -> list[Out]:
     # The button must name a hello this very person received; anything else is forged or foreign.
     if not await repo.hello_exists(turn.session, participant.id, day):
         return [Toast(turn.t("button.stale"))]
-    target = await _answer_day(turn, participant)
+    target = await answer_day(turn, participant)
     counted = await repo.add_checkin(turn.session, participant.id, target, turn.now, answer)
     if not counted and answer != "pause":
         return [Toast(turn.t("checkin.already"))]
-    outs: list[Out] = [ClearButtons()]
+    # The hello is answered: its buttons go; a task on the same message stays open until the next hello.
+    message = turn.update.callback_query.message
+    outs: list[Out] = [SetButtons(views.without_rows(message.reply_markup if message else None, "h:"))]
     if answer == "here":
         outs.append(Send(turn.t("checkin.here")))
     elif answer == "not_today":
@@ -59,7 +61,7 @@ async def hello_button(turn: Turn) -> list[Out]:
 
 
 async def sample_button(turn: Turn) -> list[Out]:
-    return [Toast(turn.t("sample.tapped")), ClearButtons()]
+    return [Toast(turn.t("sample.tapped")), SetButtons(None)]
 
 
 async def _count_contact(turn: Turn, source: str, counted_key: str) -> list[Out]:
@@ -70,7 +72,7 @@ async def _count_contact(turn: Turn, source: str, counted_key: str) -> list[Out]
         return [Send(turn.t("onboarding.use_buttons"))]
     if participant.status == Status.STOPPED:
         return [Send(turn.t("stopped.reminder"))]
-    day = await _answer_day(turn, participant)
+    day = await answer_day(turn, participant)
     counted = await repo.add_checkin(turn.session, participant.id, day, turn.now, source)
     return [Send(turn.t(counted_key if counted else "checkin.text_again"))]
 

@@ -7,7 +7,8 @@ from enum import StrEnum
 from functools import cache
 
 from bot.i18n import LANGUAGES, guess_language
-from core.schedule import Rhythm, Window
+from core.ladder import GROUP_LEVEL, LEVELS
+from core.schedule import Rhythm, Window, hello_day_for
 from handlers import views
 from handlers.base import Edit, Out, Send, Toast, Turn
 from schedules.planning import activate, replan, zone_of
@@ -101,6 +102,13 @@ def _after_change(turn: Turn, participant: Participant) -> list[Out]:
     return [Edit(*views.settings_menu(turn.t, participant))]
 
 
+def _set_level(turn: Turn, participant: Participant, level: int) -> None:
+    if level != participant.level:
+        participant.level = level
+        zone = zone_of(participant, turn.services.settings.default_timezone)
+        participant.level_since = hello_day_for(turn.now, Window(participant.window), zone)
+
+
 def _member(kind: type[StrEnum], value: str) -> bool:
     return value in {member.value for member in kind}
 
@@ -123,6 +131,9 @@ async def settings_answer(turn: Turn) -> list[Out]:
             "tz": views.timezone_choice,
             "win": views.window_choice,
             "rhy": views.rhythm_choice,
+            "tasks": views.tasks_choice,
+            "lvl": views.level_choice,
+            "grp": views.group_choice,
         }
         if what not in menus:
             return [Toast(turn.t("button.stale"))]
@@ -139,6 +150,19 @@ async def settings_answer(turn: Turn) -> list[Out]:
         participant.window = value
     elif what == "rhy" and _member(Rhythm, value):
         participant.rhythm = value
+    elif what == "tasks" and value in ("on", "off"):
+        participant.wants_tasks = value == "on"
+    elif what == "lvl" and value.isdigit() and int(value) in LEVELS:
+        if int(value) == GROUP_LEVEL and not participant.group_opt_in:
+            # Group activities need an opt-in of their own, asked plainly before the step is taken.
+            return [Edit(*views.group_choice(turn.t, then_level=True))]
+        _set_level(turn, participant, int(value))
+    elif what == "grp" and value in ("on", "on5", "off"):
+        participant.group_opt_in = value != "off"
+        if value == "on5":
+            _set_level(turn, participant, GROUP_LEVEL)
+        elif value == "off" and participant.level == GROUP_LEVEL:
+            _set_level(turn, participant, GROUP_LEVEL - 1)
     else:
         return [Toast(turn.t("button.stale"))]
     return _after_change(turn, participant)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Translator
+from core.ladder import GROUP_LEVEL, LEVELS
 from core.schedule import WINDOW_HOURS, Rhythm, Window, hello_day_for
 from core.streaks import DayMark, Progress
 from storage.models import Participant
@@ -49,13 +50,24 @@ def welcome(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
 
 
 def settings_lines(t: Translator, participant: Participant) -> str:
+    tasks = (
+        t("settings.tasks_on", level=level_label(t, participant.level))
+        if participant.wants_tasks
+        else t("settings.tasks_off")
+    )
     return t(
         "settings.lines",
         language=t(f"language.{participant.language}"),
         timezone=participant.timezone,
         window=window_label(t, Window(participant.window)),
         rhythm=t(f"rhythm.{participant.rhythm}"),
+        tasks=tasks,
+        group=t("settings.on" if participant.group_opt_in else "settings.off"),
     )
+
+
+def level_label(t: Translator, level: int) -> str:
+    return t("level.label", level=level, name=t(f"level.{level}"))
 
 
 def summary(t: Translator, participant: Participant, key: str = "summary") -> tuple[str, InlineKeyboardMarkup]:
@@ -70,6 +82,9 @@ def settings_menu(t: Translator, participant: Participant) -> tuple[str, InlineK
         _button(t("settings.timezone"), "set:tz"),
         _button(t("settings.window"), "set:win"),
         _button(t("settings.rhythm"), "set:rhy"),
+        _button(t("settings.tasks"), "set:tasks"),
+        _button(t("settings.level"), "set:lvl"),
+        _button(t("settings.group"), "set:grp"),
     ]
     keyboard = _rows(buttons, 2) + [[_button(t("settings.done"), "set:done")]]
     return t("settings", lines=settings_lines(t, participant)), InlineKeyboardMarkup(keyboard)
@@ -93,6 +108,23 @@ def window_choice(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
 def rhythm_choice(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
     buttons = [_button(t(f"rhythm.{r}"), f"set:rhy:{r}") for r in Rhythm]
     return t("choose.rhythm"), InlineKeyboardMarkup(_rows(buttons, 2))
+
+
+def tasks_choice(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    keyboard = [[_button(t("choose.tasks_on"), "set:tasks:on"), _button(t("choose.tasks_off"), "set:tasks:off")]]
+    return t("choose.tasks"), InlineKeyboardMarkup(keyboard)
+
+
+def level_choice(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    buttons = [[_button(level_label(t, level), f"set:lvl:{level}")] for level in LEVELS]
+    return t("choose.level"), InlineKeyboardMarkup(buttons)
+
+
+def group_choice(t: Translator, then_level: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+    """The explicit opt-in for group activities; `then_level` also moves to step 5 on "Yes"."""
+    yes = "set:grp:on5" if then_level else "set:grp:on"
+    keyboard = [[_button(t("choose.group_on"), yes), _button(t("choose.group_off"), "set:grp:off")]]
+    return t("choose.group"), InlineKeyboardMarkup(keyboard)
 
 
 def when_text(t: Translator, at: dt.datetime | None, now: dt.datetime, participant: Participant, zone: ZoneInfo) -> str:
@@ -127,9 +159,60 @@ def hello_keyboard(t: Translator, prefix: str) -> InlineKeyboardMarkup:
     )
 
 
-def hello(t: Translator, day: dt.date, rng: random.Random) -> tuple[str, InlineKeyboardMarkup]:
-    """A real hello. Its buttons name the hello-day they answer, nothing about the person."""
-    return t(rng.choice(GREETINGS)), hello_keyboard(t, f"h:{day:%Y%m%d}")
+def task_rows(t: Translator, day: dt.date, task_id: str, *, with_too_much: bool = True) -> list[list[InlineKeyboardButton]]:
+    prefix = f"t:{day:%Y%m%d}:{task_id}"
+    rows = [[_button(t("task.done"), f"{prefix}:done"), _button(t("task.later"), f"{prefix}:later")]]
+    if with_too_much:
+        rows.append([_button(t("task.too_much"), f"{prefix}:too_much")])
+    return rows
+
+
+def hello(
+    t: Translator, day: dt.date, rng: random.Random, task: tuple[str, str] | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A real hello, with a small task (id, words) if one fits. Its buttons name the hello-day and
+    the task they answer, nothing about the person."""
+    text = t(rng.choice(GREETINGS))
+    rows = hello_keyboard(t, f"h:{day:%Y%m%d}").inline_keyboard
+    if task is not None:
+        task_id, words = task
+        text += "\n\n" + t("task.with_hello", task=words)
+        rows = (*task_rows(t, day, task_id), *rows)
+    return text, InlineKeyboardMarkup(rows)
+
+
+def door(t: Translator, day: dt.date) -> tuple[str, InlineKeyboardMarkup]:
+    """The weekly message of a quiet spell: no task, no question that needs an answer."""
+    prefix = f"h:{day:%Y%m%d}"
+    return t("door.open"), InlineKeyboardMarkup([[_button(t("hello.here"), f"{prefix}:here")]])
+
+
+def task_offer(t: Translator, key: str, day: dt.date, task_id: str, words: str, *, with_too_much: bool = True) -> tuple[str, InlineKeyboardMarkup]:
+    """A task on its own (asked for with /task, or an easier one after "too much")."""
+    return t(key, task=words), InlineKeyboardMarkup(task_rows(t, day, task_id, with_too_much=with_too_much))
+
+
+def rating_keyboard(day: dt.date, task_id: str) -> InlineKeyboardMarkup:
+    prefix = f"r:{day:%Y%m%d}:{task_id}"
+    numbers = [_button(str(n), f"{prefix}:{n}") for n in range(11)]
+    return InlineKeyboardMarkup([numbers[:6], numbers[6:]])
+
+
+def step_up_offer(t: Translator, level: int) -> tuple[str, InlineKeyboardMarkup]:
+    key = "step_up.ask_group" if level + 1 == GROUP_LEVEL else "step_up.ask"
+    keyboard = [
+        [_button(t("step_up.yes"), "e:yes"), _button(t("step_up.no"), "e:no")],
+        [_button(t("step_up.later"), "e:later")],
+    ]
+    return t(key), InlineKeyboardMarkup(keyboard)
+
+
+def without_rows(markup: InlineKeyboardMarkup | None, prefix: str) -> InlineKeyboardMarkup | None:
+    """The same keyboard minus the rows whose buttons start with `prefix` (None if nothing is left)."""
+    if markup is None:
+        return None
+    rows = [row for row in markup.inline_keyboard if not all((b.callback_data or "").startswith(prefix) for b in row)]
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def sample_hello(t: Translator) -> tuple[str, InlineKeyboardMarkup]:

@@ -16,12 +16,14 @@ import uuid
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from telegram import Bot, Message
+from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, TelegramError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application, ContextTypes
 
 from bot.services import Services, services_of
+from core.backoff import is_door_message, min_gap_days
+from core.ladder import RULES, choose_task
 from core.schedule import Rhythm, Window, hello_day_for, is_still_open, plan_next_hello
 from handlers import views
 from storage import repo
@@ -53,12 +55,13 @@ def decide(due: repo.DueHello, now: dt.datetime, default_zone: str, rng: random.
         return Decision(values={"next_hello_at": None})
     zone = ZoneInfo(due.timezone or default_zone)
     window, rhythm = Window(due.window), Rhythm(due.rhythm)
+    gap = min_gap_days(due.unanswered)
     values: dict[str, object] = {}
     if due.status == Status.PAUSED:
         if due.paused_until is None:
             return Decision(values={"next_hello_at": None})
         if due.paused_until > now:
-            planned = plan_next_hello(now, zone, window, rhythm, due.last_hello_day, rng, due.paused_until)
+            planned = plan_next_hello(now, zone, window, rhythm, due.last_hello_day, rng, due.paused_until, gap)
             return Decision(values={"next_hello_at": planned.at})
         values = {"status": Status.ACTIVE, "paused_until": None}  # the pause is over
     day = hello_day_for(due.next_hello_at, window, zone)
@@ -66,13 +69,19 @@ def decide(due: repo.DueHello, now: dt.datetime, default_zone: str, rng: random.
     if fresh and is_still_open(day, window, zone, now):
         return Decision(send_day=day, values=values)
     # The window passed while the bot was down (or this day had its hello): skip, never pile up.
-    planned = plan_next_hello(now, zone, window, rhythm, due.last_hello_day, rng)
+    planned = plan_next_hello(now, zone, window, rhythm, due.last_hello_day, rng, min_gap_days=gap)
     return Decision(values={**values, "next_hello_at": planned.at})
 
 
-def after_sent(due: repo.DueHello, day: dt.date, now: dt.datetime, default_zone: str, rng: random.Random) -> dt.datetime:
+def after_sent(due: repo.DueHello, day: dt.date, now: dt.datetime, default_zone: str, rng: random.Random) -> dict[str, object]:
+    """The columns to write once a hello went out: one more unanswered, and the next one planned
+    with the pressure budget's gap."""
+    unanswered = due.unanswered + 1
     zone = ZoneInfo(due.timezone or default_zone)
-    return plan_next_hello(now, zone, Window(due.window), Rhythm(due.rhythm), day, rng).at
+    planned = plan_next_hello(
+        now, zone, Window(due.window), Rhythm(due.rhythm), day, rng, min_gap_days=min_gap_days(unanswered)
+    )
+    return {"last_hello_day": day, "next_hello_at": planned.at, "unanswered": unanswered}
 
 
 @dataclass
@@ -86,11 +95,17 @@ class TickReport:
         return bool(self.sent or self.skipped or self.blocked or self.deferred)
 
 
-async def _send(bot: Bot, services: Services, due: repo.DueHello, day: dt.date) -> Message | TelegramError:
+def _message(services: Services, due: repo.DueHello, day: dt.date, task_id: str | None) -> tuple[str, InlineKeyboardMarkup]:
     t = services.catalogs[due.language or services.settings.default_language]
-    text, markup = views.hello(t, day, services.rng)
+    if is_door_message(due.unanswered):
+        return views.door(t, day)
+    task = (task_id, services.tasks.text(t.language, task_id)) if task_id else None
+    return views.hello(t, day, services.rng, task)
+
+
+async def _send(bot: Bot, text: str, markup: InlineKeyboardMarkup, chat_id: int) -> Message | TelegramError:
     try:
-        return await bot.send_message(due.chat_id, text, reply_markup=markup, rate_limit_args={"bulk": True})
+        return await bot.send_message(chat_id, text, reply_markup=markup, rate_limit_args={"bulk": True})
     except TelegramError as exc:
         return exc
 
@@ -129,11 +144,12 @@ async def _process_batch(
     default_zone = services.settings.default_timezone
     limit = asyncio.Semaphore(CONCURRENCY)
 
-    async def send(due: repo.DueHello, decision: Decision) -> tuple[repo.DueHello, Decision, Message | TelegramError]:
+    async def send(due: repo.DueHello, decision: Decision, task_id: str | None) -> tuple[repo.DueHello, Decision, str | None, Message | TelegramError]:
+        text, markup = _message(services, due, decision.send_day, task_id)
         async with limit:
-            return due, decision, await _send(bot, services, due, decision.send_day)
+            return due, decision, task_id, await _send(bot, text, markup, due.chat_id)
 
-    pending = []
+    to_send: list[tuple[repo.DueHello, Decision]] = []
     for due in batch:
         decision = decide(due, services.clock.now(), default_zone, services.rng)
         if decision.send_day is None:
@@ -141,17 +157,20 @@ async def _process_batch(
             await session.commit()
             report.skipped += 1
         else:
-            pending.append(send(due, decision))
+            to_send.append((due, decision))
+    tasks = await _choose_tasks(services, session, to_send)
+    pending = [send(due, decision, tasks.get(due.participant_id)) for due, decision in to_send]
 
     # Record each hello as soon as Telegram has answered, in a short transaction of its own.
     for finished in asyncio.as_completed(pending):
-        due, decision, result = await finished
+        due, decision, task_id, result = await finished
         now = services.clock.now()
         if isinstance(result, Message):
             day = decision.send_day
             await repo.add_hello(session, due.participant_id, day, now, result.message_id)
-            next_at = after_sent(due, day, now, default_zone, services.rng)
-            values = {**decision.values, "last_hello_day": day, "next_hello_at": next_at}
+            if task_id is not None:
+                await repo.add_offer(session, due.participant_id, task_id, due.level, day, now, "hello")
+            values = {**decision.values, **after_sent(due, day, now, default_zone, services.rng)}
             report.sent += 1
         elif _unreachable(result):
             values = {"blocked_at": now, "next_hello_at": None}
@@ -162,6 +181,24 @@ async def _process_batch(
             report.deferred += 1
         await repo.finish_claim(session, due.participant_id, token, **values)
         await session.commit()
+
+
+async def _choose_tasks(
+    services: Services, session: AsyncSession, to_send: list[tuple[repo.DueHello, Decision]]
+) -> dict[int, str]:
+    """A small task for each hello that carries one, avoiding tasks offered in the last two weeks
+    (one query for the whole batch)."""
+    wanting = [(due, d.send_day) for due, d in to_send if due.wants_tasks and not is_door_message(due.unanswered)]
+    if not wanting:
+        return {}
+    earliest = min(day for _, day in wanting) - dt.timedelta(days=RULES.repeat_after_days)
+    recent = await repo.last_offered(session, [due.participant_id for due, _ in wanting], earliest)
+    chosen = {}
+    for due, day in wanting:
+        task_id = choose_task(services.tasks.by_level[due.level], recent[due.participant_id], day, services.rng)
+        if task_id is not None:
+            chosen[due.participant_id] = task_id
+    return chosen
 
 
 def _unreachable(error: TelegramError) -> bool:

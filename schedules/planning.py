@@ -6,12 +6,23 @@ import datetime as dt
 import random
 from zoneinfo import ZoneInfo
 
+from core.backoff import welcomes_back
 from core.schedule import Rhythm, Window, plan_next_hello
 from storage.models import Participant, Status
 
 # After onboarding or a change of settings the first hello keeps a little distance, so it never
 # arrives right on the heels of the sample hello.
 SETTLE_TIME = dt.timedelta(minutes=30)
+
+
+def note_contact(participant: Participant, now: dt.datetime, rng: random.Random, default_zone: str) -> bool:
+    """Someone wrote or tapped: no hello is unanswered any more. If the bot had slowed down for a
+    quiet spell, the chosen rhythm comes back; returns True then (time for a plain welcome back)."""
+    welcome = participant.status == Status.ACTIVE and welcomes_back(participant.unanswered)
+    participant.unanswered = 0
+    if welcome:
+        reschedule(participant, now, rng, default_zone, not_before=now + SETTLE_TIME)
+    return welcome
 
 
 def zone_of(participant: Participant, default: str) -> ZoneInfo:

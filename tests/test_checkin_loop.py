@@ -45,8 +45,11 @@ async def test_the_tick_sends_the_hello_inside_the_window_and_a_tap_counts_once(
 
     await to_next_hello(bot)
     hello = bot.api.last(ME)
-    assert hello.button_texts == ["I'm here", "Not today", "Pause for a while"]
-    assert hello.text in {bot.t(f"hello.greeting.{i}") for i in range(1, 6)}
+    # A hello, with a small task from level 0 (tasks are on by default).
+    assert hello.button_texts == ["Done", "Maybe later", "Too much today", "I'm here", "Not today", "Pause for a while"]
+    greeting, task_line = hello.text.split("\n\n")
+    assert greeting in {bot.t(f"hello.greeting.{i}") for i in range(1, 6)}
+    assert task_line.startswith("A small step, if you'd like: ")
     local = bot.clock.now().astimezone(TOKYO)
     assert 18 <= local.hour < 21 and local.date() == dt.date(2026, 3, 2)
     assert await hello_count(bot) == 1
@@ -58,7 +61,8 @@ async def test_the_tick_sends_the_hello_inside_the_window_and_a_tap_counts_once(
     assert await hello_count(bot) == 1
 
     assert await bot.tap(ME, "I'm here", message_id=hello.message_id) == [bot.t("checkin.here")]
-    assert bot.api.message(ME, hello.message_id).buttons == []  # answered: the buttons go
+    # The hello is answered, so its buttons go; the task stays open until the next hello.
+    assert bot.api.message(ME, hello.message_id).button_texts == ["Done", "Maybe later", "Too much today"]
     # A double tap (the same button again) counts once and says so gently.
     assert await bot.tap_data(ME, "h:20260302:here", message_id=hello.message_id) == [bot.t("checkin.already")]
     assert await checkins(bot) == [(dt.date(2026, 3, 2), "here")]
@@ -142,7 +146,7 @@ async def test_pause_silences_everything_and_resume_brings_the_hello_back(bot: H
     [back] = await bot.send(ME, "/resume")
     assert back.startswith("Welcome back")
     await to_next_hello(bot)
-    assert bot.api.last(ME).button_texts[0] == "I'm here"
+    assert "I'm here" in bot.api.last(ME).button_texts
 
 
 async def test_a_week_pause_ends_by_itself(bot: Harness) -> None:
@@ -205,7 +209,7 @@ async def test_a_user_who_blocked_the_bot_is_not_sent_to_until_they_write(bot: H
     participant = await bot.participant(ME)
     assert participant.blocked_at is None and participant.next_hello_at is not None
     await to_next_hello(bot)
-    assert bot.api.last(ME).button_texts[0] == "I'm here"
+    assert "I'm here" in bot.api.last(ME).button_texts
 
 
 async def test_flood_control_delays_a_hello_but_never_loses_it(bot: Harness) -> None:
@@ -213,7 +217,7 @@ async def test_flood_control_delays_a_hello_but_never_loses_it(bot: Harness) -> 
     bot.api.inject_flood("sendMessage", retry_after=3, times=2)
     await to_next_hello(bot)
     assert await hello_count(bot) == 1
-    assert bot.api.last(ME).button_texts[0] == "I'm here"
+    assert "I'm here" in bot.api.last(ME).button_texts
 
 
 async def test_a_server_error_defers_the_hello_and_the_next_tick_sends_it(bot: Harness) -> None:

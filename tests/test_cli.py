@@ -71,14 +71,14 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
 
 
 def test_try_chats_with_the_real_bot_in_a_terminal(tmp_path: Path) -> None:
-    script = "1\n1\n:next\n1\n/progress\n:quit\n"
+    script = "1\n1\n:next\n4\n/progress\n:quit\n"
     result = run_cli("try", "--database", str(tmp_path / "try.db"), cwd=tmp_path, stdin=script)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Is this okay with you?" in out and "[1] OK   [2] Not now" in out
     assert "Looks good" in out
     assert "(the clock moves to" in out
-    assert "[1] I'm here   [2] Not today   [3] Pause for a while" in out
+    assert "[1] Done   [2] Maybe later   [3] Too much today   [4] I'm here   [5] Not today   [6] Pause for a while" in out
     assert "Thank you for saying hello" in out
     assert "Days you showed up in the last 7: 1" in out
 

@@ -73,7 +73,7 @@ async def test_a_hello_due_while_the_bot_was_down_is_sent_if_its_window_is_open(
     clock.set(dt.datetime(2026, 3, 2, 20, 50, tzinfo=TOKYO))
     async with Harness.started(engine, clock) as bot:
         await bot.tick()
-        assert bot.api.last(ME).button_texts[0] == "I'm here"
+        assert "I'm here" in bot.api.last(ME).button_texts
         assert len(await hello_days(bot)) == 1
 
 

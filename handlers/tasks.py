@@ -1,0 +1,166 @@
+"""Small tasks on the ladder: answering one, rating it, /task, and the rare offer of a bigger step."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core.ladder import GROUP_LEVEL, RULES, Outcome, choose_task, is_steady, may_offer_step_up, should_step_back
+from core.schedule import Window, hello_day_for
+from handlers import views
+from handlers.base import Edit, Out, Send, SetButtons, Toast, Turn
+from handlers.checkin import COUNTED, answer_day
+from schedules.planning import zone_of
+from storage import repo
+from storage.models import Participant, Status, TaskOffer
+
+TASK_ANSWERS = {"done": Outcome.DONE, "later": Outcome.LATER, "too_much": Outcome.TOO_MUCH}
+
+
+def _today(turn: Turn, participant: Participant) -> dt.date:
+    zone = zone_of(participant, turn.services.settings.default_timezone)
+    return hello_day_for(turn.now, Window(participant.window), zone)
+
+
+def _parse(data: str, answers: set[str] | None) -> tuple[dt.date, str, str] | None:
+    """ "t:20260302:l1-water:done" → (day, task id, answer), or None if it is not well formed."""
+    parts = data.split(":")
+    if len(parts) != 4 or (answers is not None and parts[3] not in answers):
+        return None
+    try:
+        return dt.datetime.strptime(parts[1], "%Y%m%d").date(), parts[2], parts[3]
+    except ValueError:
+        return None
+
+
+async def _is_open(turn: Turn, participant: Participant, offer: TaskOffer) -> bool:
+    """A task stays open until the next hello after it."""
+    latest = await repo.latest_hello(turn.session, participant.id)
+    return latest is None or offer.day >= latest.day
+
+
+async def offer_task(turn: Turn, participant: Participant, level: int, day: dt.date, kind: str) -> tuple[str, str] | None:
+    """Pick a fitting task at `level` that was not offered lately, record it, return (id, words)."""
+    recent = await repo.last_offered(turn.session, [participant.id], day - dt.timedelta(days=RULES.repeat_after_days))
+    task_id = choose_task(turn.services.tasks.by_level[level], recent[participant.id], day, turn.services.rng)
+    if task_id is None:
+        return None
+    await repo.add_offer(turn.session, participant.id, task_id, level, day, turn.now, kind)
+    return task_id, turn.services.tasks.text(turn.t.language, task_id)
+
+
+async def task_button(turn: Turn) -> list[Out]:
+    """ "Done", "Maybe later" or "Too much today" under a task."""
+    participant = turn.participant
+    parsed = _parse(turn.data, set(TASK_ANSWERS))
+    if participant is None or parsed is None or participant.status not in COUNTED:
+        return [Toast(turn.t("button.stale"))]
+    day, task_id, answer = parsed
+    offer = await repo.offer(turn.session, participant.id, day, task_id)
+    if offer is None:  # forged, or someone else's
+        return [Toast(turn.t("button.stale"))]
+    if offer.outcome in (Outcome.DONE, Outcome.TOO_MUCH):
+        return [Toast(turn.t("checkin.already"))]
+    if not await _is_open(turn, participant, offer):
+        return [Toast(turn.t("task.passed")), SetButtons(None)]
+    outcome = TASK_ANSWERS[answer]
+    offer.outcome = outcome
+    offer.answered_at = turn.now
+    await repo.add_checkin(turn.session, participant.id, await answer_day(turn, participant), turn.now, f"task_{answer}")
+    message = turn.update.callback_query.message
+    markup = message.reply_markup if message else None
+    if outcome == Outcome.LATER:
+        # The task stays; the hello on the same message is answered now.
+        return [SetButtons(views.without_rows(markup, "h:")), Send(turn.t("task.later_ack"))]
+    outs: list[Out] = [SetButtons(None)]
+    if outcome == Outcome.DONE:
+        outs.append(Send(turn.t("task.done_ack"), views.rating_keyboard(day, task_id)))
+        outs.extend(await _maybe_offer_step_up(turn, participant))
+    else:
+        outs.extend(await _too_much(turn, participant, offer))
+    return outs
+
+
+async def _too_much(turn: Turn, participant: Participant, offer: TaskOffer) -> list[Out]:
+    """Acceptance, an easier task from one level down, and — if it keeps being too much — a quiet
+    step back. Nothing here reads like failure; the step back is not even mentioned."""
+    today = _today(turn, participant)
+    if offer.level == participant.level:
+        since = participant.level_since or dt.date.min
+        results = [r for r in await repo.task_results(turn.session, participant.id, since) if r.level == participant.level]
+        if should_step_back(results, today) and participant.level > 0:
+            participant.level -= 1
+            participant.level_since = today
+    if offer.kind == "easier" or offer.level == 0:
+        return [Send(turn.t("task.rest"))]
+    easier = await offer_task(turn, participant, offer.level - 1, today, "easier")
+    if easier is None:
+        return [Send(turn.t("task.rest"))]
+    task_id, words = easier
+    return [Send(*views.task_offer(turn.t, "task.easier", today, task_id, words, with_too_much=True))]
+
+
+async def _maybe_offer_step_up(turn: Turn, participant: Participant) -> list[Out]:
+    """After a task done: once in a while, if things have been steady, ask about a bigger step."""
+    today = _today(turn, participant)
+    if not may_offer_step_up(
+        participant.level, True, today, participant.step_up_offered_on, participant.step_up_snoozed_until
+    ):
+        return []
+    hello_days = await repo.recent_hello_days(turn.session, participant.id, RULES.steady_hello_days)
+    if not hello_days:
+        return []
+    checkins = await repo.checkin_days_since(turn.session, participant.id, hello_days[0])
+    results = await repo.task_results(turn.session, participant.id, hello_days[0])
+    if not is_steady(hello_days, checkins, results, participant.level):
+        return []
+    participant.step_up_offered_on = today
+    participant.step_up_open = True
+    return [Send(*views.step_up_offer(turn.t, participant.level))]
+
+
+async def rating_button(turn: Turn) -> list[Out]:
+    participant = turn.participant
+    parsed = _parse(turn.data, {str(n) for n in range(11)})
+    if participant is None or parsed is None:
+        return [Toast(turn.t("button.stale"))]
+    day, task_id, rating = parsed
+    offer = await repo.offer(turn.session, participant.id, day, task_id)
+    if offer is None or offer.outcome != Outcome.DONE:
+        return [Toast(turn.t("button.stale"))]
+    if offer.rating is not None:
+        return [Toast(turn.t("checkin.already"))]
+    offer.rating = int(rating)
+    return [Edit(turn.t("task.rated"))]
+
+
+async def step_up_button(turn: Turn) -> list[Out]:
+    """ "Yes", "Not yet", "Ask me in a few weeks". Only "Yes" ever moves the level up."""
+    participant = turn.participant
+    answer = turn.data.removeprefix("e:")
+    if participant is None or not participant.step_up_open or answer not in ("yes", "no", "later"):
+        return [Toast(turn.t("button.stale"))]
+    participant.step_up_open = False
+    today = _today(turn, participant)
+    if answer == "yes":
+        participant.level = min(participant.level + 1, GROUP_LEVEL)
+        participant.level_since = today
+        if participant.level == GROUP_LEVEL:
+            participant.group_opt_in = True  # the offer for this step asked about group activities
+        return [Edit(turn.t("step_up.accepted", level=views.level_label(turn.t, participant.level)))]
+    if answer == "later":
+        participant.step_up_snoozed_until = today + dt.timedelta(days=RULES.snooze_days)
+        return [Edit(turn.t("step_up.snoozed"))]
+    return [Edit(turn.t("step_up.declined"))]
+
+
+async def task_command(turn: Turn) -> list[Out]:
+    """/task: a small task now, at the participant's own initiative."""
+    participant = turn.participant
+    if participant is None or participant.status not in (Status.ACTIVE, Status.PAUSED):
+        return [Send(turn.t("not_started"))]
+    today = _today(turn, participant)
+    task = await offer_task(turn, participant, participant.level, today, "asked")
+    if task is None:
+        return [Send(turn.t("task.rest"))]
+    task_id, words = task
+    return [Send(*views.task_offer(turn.t, "task.asked", today, task_id, words))]
