@@ -94,6 +94,14 @@ def _try(args: argparse.Namespace) -> int:
     return asyncio.run(run_try(settings, database=args.database, language=args.language))
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    from bot.simulate import simulate
+
+    return asyncio.run(simulate(args.participants, args.days, args.seed))
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m bot", description="Komorebi, a gentle check-in bot for Telegram.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -105,6 +113,13 @@ def parser() -> argparse.ArgumentParser:
     trying.add_argument("--database", default="data/try.db", help="SQLite file for the try-out (default: %(default)s)")
     trying.add_argument("--language", choices=("ja", "en"), default="en", help="your Telegram language (default: %(default)s)")
     trying.set_defaults(func=_try)
+    sim = commands.add_parser(
+        "simulate", help="simulated participants over weeks of virtual time; fails if the pressure budget breaks"
+    )
+    sim.add_argument("--participants", type=int, default=1000, help="how many (default: %(default)s)")
+    sim.add_argument("--days", type=int, default=56, help="virtual days (default: %(default)s)")
+    sim.add_argument("--seed", type=int, default=1, help="random seed, for a repeatable run (default: %(default)s)")
+    sim.set_defaults(func=_simulate)
     return root
 
 

@@ -1,8 +1,10 @@
 """The pressure budget: a participant who goes quiet hears from the bot less, never more.
 
-After a few unanswered hellos the rhythm slows, then settles into one "the door is open" message
-a week; the first reply of any kind restores the chosen rhythm. Every number lives in
-:data:`BUDGET`; the simulation (`python -m bot simulate`) checks the promised ceilings.
+A quiet spell starts with the first hello that gets no reply. After a few unanswered hellos the
+rhythm slows; after a few more — or once the spell is a week old, whatever the rhythm — it settles
+into one "the door is open" message a week. The first reply of any kind ends the spell and restores
+the chosen rhythm. Every number lives in :data:`BUDGET`; `python -m bot simulate` checks the
+promised ceilings over weeks of simulated silence.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from dataclasses import dataclass
 class PressureBudget:
     slow_after: int = 3  # unanswered hellos after which the rhythm slows ...
     slow_gap_days: int = 3  # ... to at most one hello every this many days
-    door_after: int = 4  # unanswered hellos after which only the weekly "door is open" message goes
+    door_after: int = 4  # unanswered hellos after which only the weekly "door is open" message goes,
+    door_after_days: int = 7  # ... and also once a quiet spell is this many days old
     door_gap_days: int = 7
-    # The ceilings promised for someone who never answers (messages per week of silence).
+    # The ceilings promised for someone who never answers (messages per week of the quiet spell).
     week_1_max: int = 4
     week_2_max: int = 2
     weekly_max_after: int = 1
@@ -27,22 +30,27 @@ class PressureBudget:
 BUDGET = PressureBudget()
 
 
-def min_gap_days(unanswered: int, budget: PressureBudget = BUDGET) -> int:
-    """The fewest hello-days from one hello to the next, with `unanswered` hellos since the last reply."""
-    if unanswered >= budget.door_after:
+def in_door_phase(unanswered: int, quiet_days: int, budget: PressureBudget = BUDGET) -> bool:
+    """Whether a quiet spell has settled into the weekly "the door is open" message.
+
+    `unanswered` hellos went without a reply since the last one, over `quiet_days` days (from the
+    hello-day of the first unanswered hello to the hello-day in question).
+    """
+    return unanswered >= budget.door_after or (unanswered > 0 and quiet_days >= budget.door_after_days)
+
+
+def min_gap_days(unanswered: int, quiet_days: int, budget: PressureBudget = BUDGET) -> int:
+    """The fewest hello-days from the hello just sent to the next one."""
+    if in_door_phase(unanswered, quiet_days, budget):
         return budget.door_gap_days
     if unanswered >= budget.slow_after:
         return budget.slow_gap_days
     return 1
 
 
-def is_door_message(unanswered: int, budget: PressureBudget = BUDGET) -> bool:
-    """Whether the next message is the weekly "the door is open" one instead of a hello."""
-    return unanswered >= budget.door_after
-
-
 def welcomes_back(unanswered: int, budget: PressureBudget = BUDGET) -> bool:
-    """Whether a reply now ends a quiet spell (the rhythm had slowed): restore it, say welcome back."""
+    """Whether a reply now ends a quiet spell in which the bot had slowed down: restore the rhythm
+    and say a plain welcome back."""
     return unanswered >= budget.slow_after
 
 
@@ -50,7 +58,7 @@ def budget_breaches(message_days: Iterable[int], budget: PressureBudget = BUDGET
     """Weeks in which someone who never answered got more than promised.
 
     `message_days` are the days on which messages arrived, one entry per message, counted from 0 at
-    the first one: the weeks are the weeks of the silence.
+    the first one: the weeks are the weeks of the quiet spell.
     """
     per_week = Counter(day // 7 for day in message_days)
     breaches = []

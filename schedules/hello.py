@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application, ContextTypes
 
 from bot.services import Services, services_of
-from core.backoff import is_door_message, min_gap_days
+from core.backoff import in_door_phase, min_gap_days
 from core.ladder import RULES, choose_task
 from core.schedule import Rhythm, Window, hello_day_for, is_still_open, plan_next_hello
 from handlers import views
@@ -55,7 +55,7 @@ def decide(due: repo.DueHello, now: dt.datetime, default_zone: str, rng: random.
         return Decision(values={"next_hello_at": None})
     zone = ZoneInfo(due.timezone or default_zone)
     window, rhythm = Window(due.window), Rhythm(due.rhythm)
-    gap = min_gap_days(due.unanswered)
+    gap = min_gap_days(due.unanswered, _quiet_days(due, due.last_hello_day))
     values: dict[str, object] = {}
     if due.status == Status.PAUSED:
         if due.paused_until is None:
@@ -73,15 +73,27 @@ def decide(due: repo.DueHello, now: dt.datetime, default_zone: str, rng: random.
     return Decision(values={**values, "next_hello_at": planned.at})
 
 
+def _quiet_days(due: repo.DueHello, day: dt.date | None) -> int:
+    """How old the quiet spell is on `day`, in days (0 when there is none)."""
+    if due.quiet_since is None or day is None:
+        return 0
+    return (day - due.quiet_since).days
+
+
+def is_door(due: repo.DueHello, day: dt.date) -> bool:
+    """Whether the message for `day` is the weekly "the door is open" one rather than a hello."""
+    return in_door_phase(due.unanswered, _quiet_days(due, day))
+
+
 def after_sent(due: repo.DueHello, day: dt.date, now: dt.datetime, default_zone: str, rng: random.Random) -> dict[str, object]:
-    """The columns to write once a hello went out: one more unanswered, and the next one planned
-    with the pressure budget's gap."""
+    """The columns to write once a hello went out: one more unanswered in the quiet spell, and the
+    next hello planned with the pressure budget's gap."""
     unanswered = due.unanswered + 1
+    quiet_since = due.quiet_since or day
+    gap = min_gap_days(unanswered, (day - quiet_since).days)
     zone = ZoneInfo(due.timezone or default_zone)
-    planned = plan_next_hello(
-        now, zone, Window(due.window), Rhythm(due.rhythm), day, rng, min_gap_days=min_gap_days(unanswered)
-    )
-    return {"last_hello_day": day, "next_hello_at": planned.at, "unanswered": unanswered}
+    planned = plan_next_hello(now, zone, Window(due.window), Rhythm(due.rhythm), day, rng, min_gap_days=gap)
+    return {"last_hello_day": day, "next_hello_at": planned.at, "unanswered": unanswered, "quiet_since": quiet_since}
 
 
 @dataclass
@@ -97,7 +109,7 @@ class TickReport:
 
 def _message(services: Services, due: repo.DueHello, day: dt.date, task_id: str | None) -> tuple[str, InlineKeyboardMarkup]:
     t = services.catalogs[due.language or services.settings.default_language]
-    if is_door_message(due.unanswered):
+    if is_door(due, day):
         return views.door(t, day)
     task = (task_id, services.tasks.text(t.language, task_id)) if task_id else None
     return views.hello(t, day, services.rng, task)
@@ -188,7 +200,7 @@ async def _choose_tasks(
 ) -> dict[int, str]:
     """A small task for each hello that carries one, avoiding tasks offered in the last two weeks
     (one query for the whole batch)."""
-    wanting = [(due, d.send_day) for due, d in to_send if due.wants_tasks and not is_door_message(due.unanswered)]
+    wanting = [(due, d.send_day) for due, d in to_send if due.wants_tasks and not is_door(due, d.send_day)]
     if not wanting:
         return {}
     earliest = min(day for _, day in wanting) - dt.timedelta(days=RULES.repeat_after_days)

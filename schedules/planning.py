@@ -20,6 +20,7 @@ def note_contact(participant: Participant, now: dt.datetime, rng: random.Random,
     quiet spell, the chosen rhythm comes back; returns True then (time for a plain welcome back)."""
     welcome = participant.status == Status.ACTIVE and welcomes_back(participant.unanswered)
     participant.unanswered = 0
+    participant.quiet_since = None
     if welcome:
         reschedule(participant, now, rng, default_zone, not_before=now + SETTLE_TIME)
     return welcome
@@ -40,7 +41,13 @@ def reschedule(
     if participant.status != Status.ACTIVE or participant.blocked_at is not None:
         participant.next_hello_at = None
         return
-    planned = plan_next_hello(
+    participant.next_hello_at = _next_hello_at(participant, now, rng, default_zone, not_before)
+
+
+def _next_hello_at(
+    participant: Participant, now: dt.datetime, rng: random.Random, default_zone: str, not_before: dt.datetime | None
+) -> dt.datetime:
+    return plan_next_hello(
         now,
         zone_of(participant, default_zone),
         Window(participant.window),
@@ -48,8 +55,7 @@ def reschedule(
         participant.last_hello_day,
         rng,
         not_before,
-    )
-    participant.next_hello_at = planned.at
+    ).at
 
 
 def activate(participant: Participant, now: dt.datetime, rng: random.Random, default_zone: str) -> None:
@@ -71,16 +77,7 @@ def pause(
         return
     # The row stays on the schedule: the first hello after the pause is planned now, and the tick
     # ends the pause when it comes due.
-    planned = plan_next_hello(
-        now,
-        zone_of(participant, default_zone),
-        Window(participant.window),
-        Rhythm(participant.rhythm),
-        participant.last_hello_day,
-        rng,
-        not_before=until,
-    )
-    participant.next_hello_at = planned.at
+    participant.next_hello_at = _next_hello_at(participant, now, rng, default_zone, until)
 
 
 def replan(participant: Participant, now: dt.datetime, rng: random.Random, default_zone: str) -> None:

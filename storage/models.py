@@ -52,8 +52,10 @@ class Participant(Base):
     last_hello_day: Mapped[dt.date | None] = mapped_column(Date)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(36))
-    # Hellos sent since the last reply of any kind: the pressure budget's input.
+    # The quiet spell, the pressure budget's input: hellos sent since the last reply of any kind,
+    # and the hello-day of the first of them.
     unanswered: Mapped[int] = mapped_column(default=0, server_default="0")
+    quiet_since: Mapped[dt.date | None] = mapped_column(Date)
     # The ladder.
     level: Mapped[int] = mapped_column(default=0, server_default="0")
     level_since: Mapped[dt.date | None] = mapped_column(Date)

@@ -83,6 +83,7 @@ class DueHello:
     last_hello_day: dt.date | None
     paused_until: dt.datetime | None
     unanswered: int
+    quiet_since: dt.date | None
     level: int
     wants_tasks: bool
 
@@ -123,6 +124,7 @@ async def claim_due(
             Participant.last_hello_day,
             Participant.paused_until,
             Participant.unanswered,
+            Participant.quiet_since,
             Participant.level,
             Participant.wants_tasks,
         )

@@ -5,7 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from zoneinfo import ZoneInfo
+
+import pytest
+
 from core import backoff
+from core.schedule import Rhythm, Window, plan_next_hello
 from core.ladder import RULES, Outcome, TaskResult, choose_task, is_steady, may_offer_step_up, should_step_back
 
 DAY = dt.date(2026, 3, 1)
@@ -19,27 +24,49 @@ def days(n: int, start: dt.date = DAY) -> list[dt.date]:
 
 
 def test_the_rhythm_slows_after_three_unanswered_and_settles_weekly_after_four() -> None:
-    assert [backoff.min_gap_days(n) for n in range(7)] == [1, 1, 1, 3, 7, 7, 7]
-    assert [backoff.is_door_message(n) for n in range(6)] == [False] * 4 + [True] * 2
+    assert [backoff.min_gap_days(n, quiet_days=n - 1) for n in range(1, 7)] == [1, 1, 3, 7, 7, 7]
+    assert [backoff.in_door_phase(n, quiet_days=n - 1) for n in range(6)] == [False] * 4 + [True] * 2
     assert not backoff.welcomes_back(2) and backoff.welcomes_back(3)
 
 
-def test_someone_who_never_answers_stays_within_the_budget() -> None:
-    """Walk the policy itself with the densest rhythm (daily) for 8 weeks from the first hello."""
-    sent, unanswered, day = [], 0, 0
-    while day < 56:
-        sent.append(day)
+def test_a_week_old_quiet_spell_settles_weekly_whatever_the_rhythm() -> None:
+    # Twice a week: the third unanswered hello is a week after the first.
+    assert backoff.in_door_phase(2, quiet_days=7)
+    assert backoff.min_gap_days(3, quiet_days=7) == 7
+    assert not backoff.in_door_phase(0, quiet_days=30)  # no quiet spell at all
+
+
+def never_answering(rhythm: Rhythm, window: Window, zone: str, start: dt.datetime, weeks: int = 10) -> list[dt.date]:
+    """The hello-days someone who never answers gets, planned by the real rules."""
+    tz, rng = ZoneInfo(zone), random.Random(5)
+    sent: list[dt.date] = []
+    unanswered, quiet_since = 0, None
+    planned = plan_next_hello(start, tz, window, rhythm, None, rng)
+    while planned.day < start.date() + dt.timedelta(weeks=weeks):
+        sent.append(planned.day)
         unanswered += 1
-        day += backoff.min_gap_days(unanswered)
-    assert sent[:6] == [0, 1, 2, 5, 12, 19]
-    assert backoff.budget_breaches(sent) == []
+        quiet_since = quiet_since or planned.day
+        gap = backoff.min_gap_days(unanswered, (planned.day - quiet_since).days)
+        planned = plan_next_hello(planned.at, tz, window, rhythm, planned.day, rng, min_gap_days=gap)
+    return sent
 
 
-def test_budget_breaches_are_named_by_week() -> None:
-    assert backoff.budget_breaches([0, 1, 2, 3, 4]) == ["week 1: 5 messages (at most 4)"]
-    assert backoff.budget_breaches([7, 8, 9]) == ["week 2: 3 messages (at most 2)"]
-    assert backoff.budget_breaches([14, 15]) == ["week 3: 2 messages (at most 1)"]
-    assert backoff.budget_breaches([0, 1, 2, 3, 7, 8, 14, 21, 28]) == []
+@pytest.mark.parametrize("rhythm", list(Rhythm))
+@pytest.mark.parametrize("window", list(Window))
+def test_someone_who_never_answers_stays_within_the_budget(rhythm: Rhythm, window: Window) -> None:
+    """Every rhythm and window, starting on each day of the week, in zones with and without DST."""
+    for zone in ("Asia/Tokyo", "America/New_York", "Australia/Sydney"):
+        for offset in range(7):
+            start = dt.datetime(2026, 2, 23, 3, 0, tzinfo=dt.UTC) + dt.timedelta(days=offset)
+            sent = never_answering(rhythm, window, zone, start)
+            assert backoff.budget_breaches((day - sent[0]).days for day in sent) == [], (zone, offset, sent)
+            assert len(sent) >= 9  # never silence from our side: the weekly door stays
+
+
+def test_the_densest_rhythm_gives_four_then_two_then_one() -> None:
+    start = dt.datetime(2026, 3, 2, 0, 0, tzinfo=dt.UTC)
+    sent = never_answering(Rhythm.DAILY, Window.EVENING, "Asia/Tokyo", start)
+    assert [(day - sent[0]).days for day in sent[:6]] == [0, 1, 2, 5, 12, 19]
 
 
 # --- choosing a task --------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.add_column(sa.Column('unanswered', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('quiet_since', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('level', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('level_since', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('wants_tasks', sa.Boolean(), server_default=sa.true(), nullable=False))
@@ -54,6 +55,7 @@ def downgrade() -> None:
         batch_op.drop_column('wants_tasks')
         batch_op.drop_column('level_since')
         batch_op.drop_column('level')
+        batch_op.drop_column('quiet_since')
         batch_op.drop_column('unanswered')
 
     op.drop_table('task_offers')

@@ -1,0 +1,346 @@
+"""`python -m bot simulate`: many simulated participants, weeks of virtual time, the real bot.
+
+The real Application, handlers, tick, ladder and back-off run against the in-process fake Bot API
+on a virtual clock and a throwaway SQLite file. Simulated people (personas) read what the bot sends
+and answer — or not — by tapping its real buttons. The report shows, per persona, what they
+received and did; the run fails (exit status 1) if anyone got more than the pressure budget allows,
+got anything while paused, or moved up the ladder without saying "Yes".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import heapq
+import itertools
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import select
+from telegram import Update
+
+from bot.app import build_application, on_startup
+from bot.config import Settings
+from bot.fakeapi import FakeBotAPI, FakeMessage, text_update
+from bot.ratelimit import PacedRateLimiter
+from bot.services import services_of
+from core.backoff import budget_breaches
+from core.clock import FakeClock
+from schedules.hello import run_tick
+from schedules.planning import reschedule
+from storage.models import CheckIn, Hello, Participant
+
+START = dt.datetime(2026, 3, 2, 0, 0, tzinfo=dt.UTC)  # a Monday; the run crosses DST in New York and London
+TICK = dt.timedelta(minutes=10)
+ZONES = ("Asia/Tokyo",) * 6 + ("America/New_York", "Europe/London", "Asia/Seoul", "Australia/Sydney")
+WINDOWS = ("morning", "afternoon", "evening", "evening", "late_night")
+RHYTHMS = ("daily",) * 5 + ("every_other_day", "weekdays", "twice_a_week")
+
+
+@dataclass(frozen=True)
+class Persona:
+    """How a kind of person answers: chance of answering a hello (by week), what they do with tasks."""
+
+    name: str
+    answer: Callable[[int], float]  # week (0-based) -> chance of answering a hello
+    done: Callable[[int], float]  # week -> chance "Done" (else later or too much) when answering a task
+    too_much: float = 0.15  # share of non-done task answers that are "too much"
+    says_yes: float = 0.5  # chance of "Yes" to a step-up offer
+    late_night: bool = False
+    pauses_every_days: int | None = None
+
+
+PERSONAS = (
+    Persona("steady", lambda w: 0.9, lambda w: 0.75, says_yes=0.6),
+    Persona("slow-starter", lambda w: min(0.9, 0.15 + 0.15 * w), lambda w: min(0.75, 0.1 + 0.12 * w), says_yes=0.4),
+    Persona("fluctuating", lambda w: 0.85 if w % 2 == 0 else 0.25, lambda w: 0.6 if w % 2 == 0 else 0.2, too_much=0.5),
+    Persona("silent", lambda w: 0.0, lambda w: 0.0),
+    Persona("night owl", lambda w: 0.8, lambda w: 0.6, late_night=True),
+    Persona("pauses often", lambda w: 0.75, lambda w: 0.6, pauses_every_days=20),
+)
+
+
+@dataclass
+class Person:
+    chat_id: int
+    persona: Persona
+    received: list[dt.datetime] = field(default_factory=list)  # messages the tick sent them
+    pauses: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+    offers: int = 0
+    accepted: int = 0
+    last_pause: dt.datetime | None = None
+
+
+@dataclass(order=True)
+class Action:
+    at: dt.datetime
+    seq: int
+    chat_id: int = field(compare=False)
+    label: str = field(compare=False)
+    message_id: int = field(compare=False)
+
+
+class Simulation:
+    def __init__(self, participants: int, days: int, seed: int, database: Path) -> None:
+        self.days = days
+        self.rng = random.Random(seed)
+        self.clock = FakeClock(START)
+        self.api = FakeBotAPI(clock=self.clock.now)
+        settings = Settings(
+            _env_file=None,
+            TELEGRAM_BOT_TOKEN="0:simulation",
+            DATABASE_URL=f"sqlite+aiosqlite:///{database}",
+            KOMOREBI_DEFAULT_LANGUAGE="en",
+        )
+
+        async def no_sleep(_seconds: float) -> None:
+            return None
+
+        self.app = build_application(
+            settings,
+            clock=self.clock,
+            request=self.api,
+            get_updates_request=self.api,
+            rate_limiter=PacedRateLimiter(overall_rate=1e9, bulk_rate=1e9, sleep=no_sleep),
+            rng=random.Random(seed + 1),
+        )
+        self.people = {
+            1_000_000 + i: Person(1_000_000 + i, PERSONAS[i % len(PERSONAS)]) for i in range(participants)
+        }
+        self.actions: list[Action] = []
+        self.seq = itertools.count()
+        self.violations: list[str] = []
+        self.levels: dict[int, list[int]] = defaultdict(list)  # chat id -> level at the end of each week
+
+    # --- driving the bot ---------------------------------------------------------------------------
+
+    async def feed(self, update: dict) -> None:
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    async def tap(self, chat_id: int, label: str, message_id: int) -> list[FakeMessage]:
+        """Tap a button; return the messages the bot sent in answer."""
+        before = len(self.api.messages(chat_id))
+        try:
+            update = self.api.press(chat_id, label, message_id=message_id)
+        except KeyError:
+            return []  # the button is gone (answered another way meanwhile)
+        await self.feed(update)
+        return self.api.messages(chat_id)[before:]
+
+    async def onboard(self) -> None:
+        services = services_of(self.app)
+        for person in self.people.values():
+            await self.feed(text_update(person.chat_id, "/start"))
+            await self.tap(person.chat_id, "OK", self.api.last(person.chat_id).message_id)
+            await self.tap(person.chat_id, "Looks good", self.api.last(person.chat_id).message_id)
+        # Spread zones, windows and rhythms as in a real deployment.
+        async with services.sessions() as session:
+            for participant in await session.scalars(select(Participant)):
+                person = self.people[participant.chat_id]
+                participant.timezone = self.rng.choice(ZONES)
+                participant.window = "late_night" if person.persona.late_night else self.rng.choice(WINDOWS)
+                participant.rhythm = self.rng.choice(RHYTHMS)
+                reschedule(participant, self.clock.now(), services.rng, services.settings.default_timezone)
+            await session.commit()
+
+    def schedule(self, at: dt.datetime, chat_id: int, label: str, message_id: int) -> None:
+        heapq.heappush(self.actions, Action(at, next(self.seq), chat_id, label, message_id))
+
+    def week(self, at: dt.datetime) -> int:
+        return (at - START).days // 7
+
+    def on_hello(self, person: Person, message: FakeMessage) -> None:
+        """A message from the tick arrived: maybe answer it, some time later."""
+        now = self.clock.now()
+        person.received.append(now)
+        persona = person.persona
+        if self.rng.random() >= persona.answer(self.week(now)):
+            return
+        delay = dt.timedelta(minutes=self.rng.randint(5, 240))
+        if persona.late_night:
+            delay = dt.timedelta(minutes=self.rng.randint(60, 200))  # well past midnight
+        labels = message.button_texts
+        if persona.pauses_every_days and "Pause for a while" in labels and (
+            person.last_pause is None or now - person.last_pause > dt.timedelta(days=persona.pauses_every_days)
+        ):
+            label = "Pause for a while"
+        elif "Done" in labels:
+            roll = self.rng.random()
+            if roll < persona.done(self.week(now)):
+                label = "Done"
+            else:
+                label = "Too much today" if self.rng.random() < persona.too_much else "Maybe later"
+        else:
+            label = "I'm here"
+        self.schedule(now + delay, person.chat_id, label, message.message_id)
+
+    async def act(self, action: Action) -> None:
+        person = self.people[action.chat_id]
+        replies = await self.tap(action.chat_id, action.label, action.message_id)
+        for reply in replies:
+            labels = reply.button_texts
+            if "Ask me in a few weeks" in labels:
+                person.offers += 1
+                roll = self.rng.random()
+                answer = "Yes" if roll < person.persona.says_yes else "Not yet" if roll < 0.9 else "Ask me in a few weeks"
+                before = await self.level(action.chat_id)
+                await self.tap(action.chat_id, answer, reply.message_id)
+                if answer == "Yes":
+                    person.accepted += 1
+                    if await self.level(action.chat_id) != before + 1:
+                        self.violations.append(f"participant {action.chat_id}: 'Yes' did not move one step up")
+            elif "A week" in labels:
+                await self.tap(action.chat_id, "A week", reply.message_id)
+                now = self.clock.now()
+                person.last_pause = now
+                person.pauses.append((now, now + dt.timedelta(days=7)))
+            elif "10" in labels and self.rng.random() < 0.5:
+                await self.tap(action.chat_id, str(self.rng.randint(0, 6)), reply.message_id)
+
+    async def level(self, chat_id: int) -> int:
+        async with services_of(self.app).sessions() as session:
+            return await session.scalar(select(Participant.level).where(Participant.chat_id == chat_id))
+
+    async def snapshot_levels(self) -> None:
+        async with services_of(self.app).sessions() as session:
+            rows = (await session.execute(select(Participant.chat_id, Participant.level))).all()
+        for chat_id, level in rows:
+            self.levels[chat_id].append(level)
+
+    # --- the run ---------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        async with self.app:
+            await on_startup(self.app)
+            await self.onboard()
+            self.api.clear()
+            await self.snapshot_levels()
+            end = START + dt.timedelta(days=self.days)
+            while self.clock.now() < end:
+                step_end = self.clock.now() + TICK
+                while self.actions and self.actions[0].at <= step_end:
+                    action = heapq.heappop(self.actions)
+                    self.clock.set(max(self.clock.now(), action.at))
+                    await self.act(action)
+                self.clock.set(step_end)
+                before = len(self.api.calls)
+                await run_tick(self.app)
+                for call in self.api.calls[before:]:
+                    if call.method == "sendMessage" and call.ok and call.params["chat_id"] in self.people:
+                        chat_id = call.params["chat_id"]
+                        self.on_hello(self.people[chat_id], self.api.last(chat_id))
+                if (self.clock.now() - START) % dt.timedelta(days=7) == dt.timedelta(0):
+                    await self.snapshot_levels()
+            self.history = await self.load_history()
+            await services_of(self.app).engine.dispose()
+
+    async def load_history(self) -> dict[int, tuple[list[dt.date], set[dt.date]]]:
+        async with services_of(self.app).sessions() as session:
+            people = dict((await session.execute(select(Participant.id, Participant.chat_id))).all())
+            hellos: dict[int, list[dt.date]] = defaultdict(list)
+            for pid, day in await session.execute(select(Hello.participant_id, Hello.day)):
+                hellos[people[pid]].append(day)
+            checkins: dict[int, set[dt.date]] = defaultdict(set)
+            for pid, day in await session.execute(select(CheckIn.participant_id, CheckIn.day)):
+                checkins[people[pid]].add(day)
+        return {chat: (sorted(hellos[chat]), checkins[chat]) for chat in self.people}
+
+    # --- checks and the report ---------------------------------------------------------------------------
+
+    def check(self) -> None:
+        for person in self.people.values():
+            if person.persona.name == "silent" and person.received:
+                first = person.received[0].date()
+                breaches = budget_breaches((at.date() - first).days for at in person.received)
+                self.violations += [f"silent participant {person.chat_id}: {b}" for b in breaches]
+            for start, end in person.pauses:
+                during = [at for at in person.received if start < at < end]
+                if during:
+                    self.violations.append(f"participant {person.chat_id}: {len(during)} messages while paused")
+            levels = self.levels[person.chat_id]
+            ups = sum(max(0, b - a) for a, b in itertools.pairwise(levels))
+            if ups > person.accepted:
+                self.violations.append(f"participant {person.chat_id}: {ups} steps up but {person.accepted} 'Yes'")
+
+    def report(self, out: TextIO, seconds: float) -> None:
+        weeks = (self.days + 6) // 7
+        print(
+            f"Komorebi simulation: {len(self.people)} participants, {self.days} days, "
+            f"{seconds:.1f} s of real time\n",
+            file=out,
+        )
+        by_persona: dict[str, list[Person]] = defaultdict(list)
+        for person in self.people.values():
+            by_persona[person.persona.name].append(person)
+        header = "persona        n   " + " ".join(f"w{w + 1:<4}" for w in range(weeks))
+        for title, metric in (
+            ("messages received per week (mean)", self.received_per_week),
+            ("unanswered hellos per week (mean)", self.unanswered_per_week),
+        ):
+            print(title, file=out)
+            print(header, file=out)
+            for name, people in by_persona.items():
+                values = [statistics.fmean(metric(p)[w] for p in people) for w in range(weeks)]
+                print(f"{name:<13} {len(people):>4}  " + " ".join(f"{v:<5.2f}" for v in values), file=out)
+            print(file=out)
+        print("persona        check-ins  level w1→end   step-up offers  accepted", file=out)
+        for name, people in by_persona.items():
+            checkins = statistics.fmean(len(self.history[p.chat_id][1]) for p in people)
+            start = statistics.fmean(self.levels[p.chat_id][0] for p in people)
+            end = statistics.fmean(self.levels[p.chat_id][-1] for p in people)
+            offers = sum(p.offers for p in people)
+            accepted = sum(p.accepted for p in people)
+            print(f"{name:<13} {checkins:>10.1f}  {start:>5.2f} → {end:<5.2f}  {offers:>14}  {accepted:>8}", file=out)
+        print(file=out)
+        silent = [p for p in self.people.values() if p.persona.name == "silent"]
+        worst = self.worst_weeks(silent, weeks)
+        print(f"pressure budget, worst silent participant per week: {worst}", file=out)
+        if self.violations:
+            print(f"\nFAILED: {len(self.violations)} problems", file=out)
+            for line in self.violations[:20]:
+                print(f"  {line}", file=out)
+        else:
+            print("OK: within the pressure budget, nothing sent during pauses, no step up without a 'Yes'", file=out)
+
+    def received_per_week(self, person: Person) -> list[int]:
+        counts = [0] * ((self.days + 6) // 7)
+        for at in person.received:
+            counts[min(self.week(at), len(counts) - 1)] += 1
+        return counts
+
+    def unanswered_per_week(self, person: Person) -> list[int]:
+        hellos, checkins = self.history[person.chat_id]
+        counts = [0] * ((self.days + 6) // 7)
+        for day in hellos:
+            if day not in checkins:
+                counts[min((day - START.date()).days // 7, len(counts) - 1)] += 1
+        return counts
+
+    def worst_weeks(self, people: list[Person], weeks: int) -> str:
+        """The most messages any of `people` got in each week of their silence (from their first)."""
+        worst = [0] * weeks
+        for person in people:
+            if person.received:
+                first = person.received[0].date()
+                for week, count in Counter((at.date() - first).days // 7 for at in person.received).items():
+                    if week < weeks:
+                        worst[week] = max(worst[week], count)
+        return " ".join(f"w{i + 1}:{n}" for i, n in enumerate(worst))
+
+
+async def simulate(participants: int, days: int, seed: int, out: TextIO = sys.stdout) -> int:
+    started = time.process_time()
+    with tempfile.TemporaryDirectory() as folder:
+        simulation = Simulation(participants, days, seed, Path(folder) / "simulation.db")
+        await simulation.run()
+    simulation.check()
+    simulation.report(out, time.process_time() - started)
+    return 1 if simulation.violations else 0
