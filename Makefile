@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup run try migrate test clean
+.PHONY: setup run try simulate migrate test clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Komorebi needs Python 3.11 or newer (set PYTHON=python3.11)")'
@@ -21,6 +21,9 @@ run: setup
 
 try: setup
 	$(BIN)/python -m bot try
+
+simulate: setup
+	$(BIN)/python -m bot simulate --participants 1000 --days 56 --seed 1
 
 migrate: setup
 	$(BIN)/python -m bot migrate

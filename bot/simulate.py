@@ -257,9 +257,12 @@ class Simulation:
 
     def check(self) -> None:
         for person in self.people.values():
-            if person.persona.name == "silent" and person.received:
-                first = person.received[0].date()
-                breaches = budget_breaches((at.date() - first).days for at in person.received)
+            hello_days = self.history[person.chat_id][0]
+            if person.persona.name == "silent" and hello_days:
+                # Weeks of the participant's own days (hello-days in their zone), from the first message.
+                if len(hello_days) != len(person.received):
+                    self.violations.append(f"silent participant {person.chat_id}: messages and hellos disagree")
+                breaches = budget_breaches((day - hello_days[0]).days for day in hello_days)
                 self.violations += [f"silent participant {person.chat_id}: {b}" for b in breaches]
             for start, end in person.pauses:
                 during = [at for at in person.received if start < at < end]
@@ -302,7 +305,7 @@ class Simulation:
         print(file=out)
         silent = [p for p in self.people.values() if p.persona.name == "silent"]
         worst = self.worst_weeks(silent, weeks)
-        print(f"pressure budget, worst silent participant per week: {worst}", file=out)
+        print(f"pressure budget, most messages any silent participant got per week of silence: {worst}", file=out)
         if self.violations:
             print(f"\nFAILED: {len(self.violations)} problems", file=out)
             for line in self.violations[:20]:
@@ -325,12 +328,12 @@ class Simulation:
         return counts
 
     def worst_weeks(self, people: list[Person], weeks: int) -> str:
-        """The most messages any of `people` got in each week of their silence (from their first)."""
+        """The most messages any of `people` got in each week of their silence, in their own days."""
         worst = [0] * weeks
         for person in people:
-            if person.received:
-                first = person.received[0].date()
-                for week, count in Counter((at.date() - first).days // 7 for at in person.received).items():
+            days = self.history[person.chat_id][0]
+            if days:
+                for week, count in Counter((day - days[0]).days // 7 for day in days).items():
                     if week < weeks:
                         worst[week] = max(worst[week], count)
         return " ".join(f"w{i + 1}:{n}" for i, n in enumerate(worst))
