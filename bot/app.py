@@ -12,7 +12,7 @@ from telegram.request import BaseRequest
 
 import handlers
 from bot.config import Settings
-from bot.content import TaskCatalog
+from bot.content import TaskCatalog, load_crisis_detector, load_helplines
 from bot.i18n import LANGUAGES, Catalogs
 from bot.ratelimit import PacedRateLimiter
 from bot.services import SERVICES_KEY, Context, Services
@@ -62,6 +62,8 @@ def build_application(
         clock=clock or SystemClock(),
         catalogs=catalogs or Catalogs(),
         tasks=tasks or TaskCatalog(),
+        crisis=load_crisis_detector(),
+        helplines=load_helplines(),
         rng=rng or random.Random(),
     )
     handlers.register(application)

@@ -26,16 +26,27 @@ To try the bot without Telegram or a token, chat with it in this terminal:
 """
 
 
+# Libraries that would log what people wrote, who they are, or the token, and the least level each
+# may log at, whatever KOMOREBI_LOG_LEVEL says:
+QUIET_LIBRARIES = {
+    "telegram": logging.INFO,  # at DEBUG: whole updates and API parameters (texts, names), the token URL
+    "httpx": logging.WARNING,  # at INFO: every request URL, which holds the token
+    "httpcore": logging.WARNING,
+    "sqlalchemy": logging.WARNING,  # at INFO: every SQL statement with its parameters
+    "aiosqlite": logging.WARNING,  # at DEBUG: every statement with its parameters
+    "asyncpg": logging.WARNING,
+    "apscheduler": logging.WARNING,  # at INFO: every run of the tick
+}
+
+
 def configure_logging(level: str) -> None:
+    """Log to standard error. Never below INFO for the libraries that would log what people wrote."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # httpx logs every request URL at INFO, and the URL holds the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # APScheduler announces every run of the tick at INFO.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for name, floor in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(max(floor, logging.getLogger().level))
 
 
 def _load_settings() -> Settings | None:

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.i18n import LANGUAGES
+from core.crisis import CrisisDetector, CrisisPatternError, parse_patterns
 from core.ladder import LEVELS
 
-CONTENT = Path(__file__).resolve().parent.parent / "content" / "tasks"
+CONTENT_ROOT = Path(__file__).resolve().parent.parent / "content"
+CONTENT = CONTENT_ROOT / "tasks"
 MIN_TASKS_PER_LEVEL = 8
 MAX_TEXT_LENGTH = 200
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
@@ -96,3 +98,34 @@ class TaskCatalog:
 
     def text(self, language: str, task_id: str) -> str:
         return self._texts[language][task_id]
+
+
+def _content_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise ContentError(f"{path}: cannot be read ({exc.strerror})") from exc
+
+
+def load_helplines(directory: Path = CONTENT_ROOT / "helplines") -> dict[str, str]:
+    """The help lines of this deployment, per language: every line that is not blank or a comment."""
+    lines = {}
+    for language in LANGUAGES:
+        path = directory / f"{language}.txt"
+        shown = [line.strip() for line in _content_lines(path) if line.strip() and not line.lstrip().startswith("#")]
+        if not shown:
+            raise ContentError(f"{path}: no help lines (a crisis reply must always give numbers)")
+        lines[language] = "\n".join(shown)
+    return lines
+
+
+def load_crisis_detector(directory: Path = CONTENT_ROOT / "crisis") -> CrisisDetector:
+    """The crisis-signal patterns of every language, in one detector (people mix languages)."""
+    patterns = []
+    for language in LANGUAGES:
+        path = directory / f"{language}.txt"
+        try:
+            patterns.append(parse_patterns(_content_lines(path), str(path)))
+        except CrisisPatternError as exc:
+            raise ContentError(str(exc)) from exc
+    return CrisisDetector(patterns)

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.content import TaskCatalog
 from bot.i18n import Catalogs
 from core.clock import Clock
+from core.crisis import CrisisDetector
 
 SERVICES_KEY = "komorebi.services"
 
@@ -24,6 +25,8 @@ class Services:
     clock: Clock
     catalogs: Catalogs
     tasks: TaskCatalog
+    crisis: CrisisDetector
+    helplines: dict[str, str]
     rng: random.Random = field(default_factory=random.Random)
 
 

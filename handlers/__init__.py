@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import checkin, help as help_, onboarding, pause, progress, tasks
+from handlers import checkin, help as help_, onboarding, pause, privacy, progress, safety, tasks
 from handlers.base import Out, Turn, handler
 from handlers.errors import on_error
 from handlers.onboarding import AWAITING_TIMEZONE
@@ -13,12 +13,25 @@ PRIVATE = filters.ChatType.PRIVATE
 # Everything else a person can send (stickers, photos, voice, files...): thanked, counted, never kept.
 OTHER_MESSAGES = PRIVATE & filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL
 
-COMMANDS = ("start", "task", "progress", "settings", "pause", "resume", "stop", "help")
+# The command menu, in this order; coordinators' /reach is left out of it on purpose.
+COMMANDS = (
+    "start", "task", "progress", "settings", "pause", "resume", "stop",
+    "safetyplan", "privacy", "mydata", "forget", "help",
+)
 
 
 async def _plain_text(turn: Turn) -> list[Out]:
+    """Words: an answer the bot asked for, a sign of crisis, or simply showing up."""
     participant = turn.participant
-    if participant is not None and participant.awaiting == AWAITING_TIMEZONE:
+    awaiting = participant.awaiting if participant is not None else None
+    if awaiting and awaiting.startswith(safety.AWAITING_PLAN):
+        return await safety.plan_text(turn)  # their own plan: private notes, never an alarm
+    relayed = await safety.reach_reply_text(turn) if awaiting == safety.AWAITING_REACH_REPLY else []
+    if turn.services.crisis.matches(turn.update.effective_message.text or ""):
+        return relayed + await safety.crisis_reply(turn)  # safety before anything else
+    if relayed:
+        return relayed
+    if awaiting == AWAITING_TIMEZONE:
         return await onboarding.typed_timezone(turn)
     return await checkin.text(turn)
 
@@ -33,6 +46,11 @@ def register(application: Application) -> None:
     add(CommandHandler("resume", handler(pause.resume_command), filters=PRIVATE))
     add(CommandHandler("stop", handler(pause.stop_command), filters=PRIVATE))
     add(CommandHandler("help", handler(help_.help_command), filters=PRIVATE))
+    add(CommandHandler("safetyplan", handler(safety.plan_command), filters=PRIVATE))
+    add(CommandHandler("privacy", handler(privacy.privacy_command), filters=PRIVATE))
+    add(CommandHandler("mydata", handler(privacy.mydata_command), filters=PRIVATE))
+    add(CommandHandler("forget", handler(privacy.forget_command), filters=PRIVATE))
+    add(CommandHandler("reach", handler(safety.reach_command), filters=PRIVATE))
 
     add(CallbackQueryHandler(handler(onboarding.consent), pattern=r"^c:"))
     add(CallbackQueryHandler(handler(onboarding.summary_answer), pattern=r"^s:"))
@@ -42,6 +60,12 @@ def register(application: Application) -> None:
     add(CallbackQueryHandler(handler(tasks.task_button), pattern=r"^t:"))
     add(CallbackQueryHandler(handler(tasks.rating_button), pattern=r"^r:"))
     add(CallbackQueryHandler(handler(tasks.step_up_button), pattern=r"^e:"))
+    add(CallbackQueryHandler(handler(onboarding.alerts_answer), pattern=r"^ca:"))
+    add(CallbackQueryHandler(handler(safety.crisis_button), pattern=r"^cr:"))
+    add(CallbackQueryHandler(handler(safety.reach_reply_button), pattern=r"^rr:"))
+    add(CallbackQueryHandler(handler(safety.plan_button), pattern=r"^pl:"))
+    add(CallbackQueryHandler(handler(privacy.privacy_button), pattern=r"^pv:"))
+    add(CallbackQueryHandler(handler(privacy.forget_button), pattern=r"^f:"))
     add(CallbackQueryHandler(handler(pause.pause_choice), pattern=r"^p:"))
     add(CallbackQueryHandler(handler(help_.stale_button)))
 

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram.error import BadRequest, Forbidden
 
 from bot.i18n import Translator, guess_language
 from bot.services import Context, Services
@@ -29,6 +29,24 @@ log = logging.getLogger("komorebi.handlers")
 class Send:
     text: str
     markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class SendTo:
+    """A message to someone else's chat (a coordinator's alert, a relayed word)."""
+
+    chat_id: int
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file for the person who asked (their data export)."""
+
+    filename: str
+    content: bytes
+    caption: str
 
 
 @dataclass(frozen=True)
@@ -53,7 +71,7 @@ class Toast:
     text: str
 
 
-Out = Send | Edit | SetButtons | Toast
+Out = Send | SendTo | Document | Edit | SetButtons | Toast
 
 
 @dataclass
@@ -99,6 +117,9 @@ def handler(fn: HandlerFn, *, create: bool = False) -> Callable[[Update, Context
                 # They wrote again after blocking the bot: they can be reached again.
                 participant.blocked_at = None
                 reschedule(participant, now, services.rng, default_zone)
+            message = update.effective_message
+            if participant is not None and message is not None and (message.text or "").startswith("/"):
+                participant.awaiting = None  # a command leaves any half-typed answer behind
             # Any word or tap ends a quiet spell; after a long one the chosen rhythm comes back.
             welcomed = participant is not None and note_contact(participant, now, services.rng, default_zone)
             language = (participant.language if participant else None) or guess_language(
@@ -125,6 +146,13 @@ async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
     for out in outs:
         if isinstance(out, Send):
             await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)
+        elif isinstance(out, SendTo):
+            try:
+                await context.bot.send_message(out.chat_id, out.text, reply_markup=out.markup)
+            except Forbidden:
+                log.warning("a message to another chat could not be delivered: the bot is blocked there")
+        elif isinstance(out, Document):
+            await context.bot.send_document(chat_id, InputFile(out.content, filename=out.filename), caption=out.caption)
         elif isinstance(out, Edit):
             if query is None or query.message is None:
                 await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)

@@ -7,11 +7,15 @@ from enum import StrEnum
 from functools import cache
 
 from bot.i18n import LANGUAGES, guess_language
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from core.alias import make_alias
 from core.ladder import GROUP_LEVEL, LEVELS
 from core.schedule import Rhythm, Window, hello_day_for
 from handlers import views
 from handlers.base import Edit, Out, Send, Toast, Turn
 from schedules.planning import activate, replan, zone_of
+from storage import repo
 from storage.models import Participant, Status
 
 AWAITING_TIMEZONE = "timezone"
@@ -62,8 +66,35 @@ async def consent(turn: Turn) -> list[Out]:
     participant.timezone = turn.services.settings.default_timezone
     participant.window = Window.EVENING
     participant.rhythm = Rhythm.DAILY
+    participant.alias = await _new_alias(turn)
     turn.use_language(participant.language)
     return [Edit(*views.summary(turn.t, participant))]
+
+
+async def _new_alias(turn: Turn) -> str:
+    while True:
+        alias = make_alias(turn.services.rng)
+        if not await repo.alias_taken(turn.session, alias):
+            return alias
+
+
+def _crisis_question(turn: Turn) -> list[Out]:
+    """The one consent question onboarding asks beyond the summary; default no."""
+    keyboard = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(turn.t("onboarding.alerts_yes"), callback_data="ca:yes")],
+            [InlineKeyboardButton(turn.t("onboarding.alerts_no"), callback_data="ca:no")],
+        ]
+    )
+    return [Edit(turn.t("onboarding.alerts_ask"), keyboard)]
+
+
+async def alerts_answer(turn: Turn) -> list[Out]:
+    participant = turn.participant
+    if participant is None or participant.status != Status.ONBOARDING or turn.data not in ("ca:yes", "ca:no"):
+        return [Toast(turn.t("button.stale"))]
+    participant.crisis_alerts = turn.data == "ca:yes"
+    return await _finish(turn, participant)
 
 
 async def _finish(turn: Turn, participant: Participant) -> list[Out]:
@@ -81,6 +112,8 @@ async def summary_answer(turn: Turn) -> list[Out]:
         return [Toast(turn.t("button.stale"))]
     if turn.data == "s:change":
         return [Edit(*views.settings_menu(turn.t, participant))]
+    if participant.status == Status.ONBOARDING and turn.services.settings.coordinators:
+        return _crisis_question(turn)
     if participant.status in (Status.ONBOARDING, Status.STOPPED):
         return await _finish(turn, participant)
     return [Edit(turn.t("settings.saved", lines=views.settings_lines(turn.t, participant)))]
@@ -122,6 +155,8 @@ async def settings_answer(turn: Turn) -> list[Out]:
     value = parts[2] if len(parts) > 2 else None
     if what == "done":
         if participant.status == Status.ONBOARDING:
+            if turn.services.settings.coordinators:
+                return _crisis_question(turn)
             return await _finish(turn, participant)
         participant.awaiting = None
         return [Edit(turn.t("settings.saved", lines=views.settings_lines(turn.t, participant)))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, Date, ForeignKey, MetaData, String, UniqueConstraint, false, true
+from sqlalchemy import BigInteger, Date, ForeignKey, MetaData, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime
@@ -43,6 +43,10 @@ class Participant(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     window: Mapped[str | None] = mapped_column(String(16))
     rhythm: Mapped[str | None] = mapped_column(String(20))
+    # How coordinators (and later the peer team) know this person: random words, never derived.
+    alias: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # Consent, asked in onboarding: a coordinator may be alerted when a message suggests a crisis.
+    crisis_alerts: Mapped[bool] = mapped_column(default=False, server_default=false())
     # What free text is expected next (for example a typed time zone); None means ordinary text.
     awaiting: Mapped[str | None] = mapped_column(String(32))
     paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -95,6 +99,20 @@ class TaskOffer(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[int | None]
+
+
+class SafetyPlan(Base):
+    """The participant's own words for hard moments, kept only because they wrote them down."""
+
+    __tablename__ = "safety_plans"
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    warning_signs: Mapped[str | None] = mapped_column(Text)
+    what_helps: Mapped[str | None] = mapped_column(Text)
+    people_and_places: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class CheckIn(Base):

@@ -6,12 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Result, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ladder import Outcome, TaskResult
-from storage.models import CheckIn, Hello, Participant, Status, TaskOffer
+from storage.models import CheckIn, Hello, Participant, SafetyPlan, Status, TaskOffer
 
 
 async def participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
@@ -212,3 +212,42 @@ async def checkin_days_since(session: AsyncSession, participant_id: int, since: 
         select(CheckIn.day).where(CheckIn.participant_id == participant_id, CheckIn.day >= since)
     )
     return set(days)
+
+
+# --- safety and data rights -----------------------------------------------------------------------
+
+
+async def alias_taken(session: AsyncSession, alias: str) -> bool:
+    return await session.scalar(select(Participant.id).where(Participant.alias == alias)) is not None
+
+
+async def participant_by_alias(session: AsyncSession, alias: str) -> Participant | None:
+    return await session.scalar(select(Participant).where(Participant.alias == alias))
+
+
+async def safety_plan(session: AsyncSession, participant_id: int) -> SafetyPlan | None:
+    return await session.get(SafetyPlan, participant_id)
+
+
+async def forget(session: AsyncSession, participant: Participant) -> None:
+    """Delete the participant; every row about them goes with it (ON DELETE CASCADE)."""
+    await session.delete(participant)
+
+
+def _rows(result: Result) -> list[dict[str, object]]:
+    return [
+        {key: value.isoformat() if isinstance(value, dt.date) else value for key, value in row.items()}
+        for row in result.mappings()
+    ]
+
+
+async def export(session: AsyncSession, participant_id: int) -> dict[str, object]:
+    """Everything stored about one participant, as plain JSON-ready values, table by table."""
+    tables = {
+        "participant": select(Participant.__table__).where(Participant.id == participant_id),
+        "hellos": select(Hello.__table__).where(Hello.participant_id == participant_id).order_by(Hello.day),
+        "checkins": select(CheckIn.__table__).where(CheckIn.participant_id == participant_id).order_by(CheckIn.day),
+        "tasks": select(TaskOffer.__table__).where(TaskOffer.participant_id == participant_id).order_by(TaskOffer.id),
+        "safety_plan": select(SafetyPlan.__table__).where(SafetyPlan.participant_id == participant_id),
+    }
+    return {name: _rows(await session.execute(statement)) for name, statement in tables.items()}

@@ -76,12 +76,12 @@ class Harness:
         """The user writes `text` (a /command or words); returns the texts the bot sent back."""
         before = len(self.api.calls)
         await self.process(text_update(user, text, language_code=language), **kw)
-        return self.replies(before)
+        return self.replies(before, user)
 
     async def sticker(self, user: int, *, language: str = "en") -> list[str]:
         before = len(self.api.calls)
         await self.process(sticker_update(user, language_code=language))
-        return self.replies(before)
+        return self.replies(before, user)
 
     async def tap(self, user: int, label: str, *, language: str = "en", message_id: int | None = None) -> list[str]:
         """The user taps the button labelled `label` on the latest message that has one."""
@@ -89,13 +89,13 @@ class Harness:
             message_id = self.message_with_button(user, label).message_id
         before = len(self.api.calls)
         await self.process(self.api.press(user, label, message_id=message_id, language_code=language))
-        return self.replies(before)
+        return self.replies(before, user)
 
     async def tap_data(self, user: int, data: str, *, message_id: int, language: str = "en") -> list[str]:
         """A callback with arbitrary data: what a forged or very old button would send."""
         before = len(self.api.calls)
         await self.process(callback_update(user, data, message_id=message_id, chat_id=user, language_code=language))
-        return self.replies(before)
+        return self.replies(before, user)
 
     def message_with_button(self, user: int, label: str) -> FakeMessage:
         for message in reversed(self.api.messages(user)):
@@ -103,14 +103,16 @@ class Harness:
                 return message
         raise AssertionError(f"no message to {user} has a button {label!r}")
 
-    def replies(self, before: int) -> list[str]:
-        """Texts the bot sent or edited in, and toasts it showed, since call number `before`."""
+    def replies(self, before: int, user: int | None = None) -> list[str]:
+        """Texts the bot sent or edited in (to `user`'s chat, if given), and toasts it showed,
+        since call number `before`."""
         out = []
         for call in self.api.calls[before:]:
             if not call.ok:
                 continue
             if call.method in ("sendMessage", "editMessageText"):
-                out.append(call.params["text"])
+                if user is None or call.params["chat_id"] == user:
+                    out.append(call.params["text"])
             elif call.method == "answerCallbackQuery" and call.params.get("text"):
                 out.append(call.params["text"])
         return out

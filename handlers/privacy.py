@@ -1,0 +1,75 @@
+"""Data rights: /privacy (who sees what, right now), /mydata (everything, as a file), /forget."""
+
+from __future__ import annotations
+
+import json
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from handlers.base import Document, Edit, Out, Send, Toast, Turn
+from storage import repo
+from storage.models import Status
+
+
+def _privacy_view(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
+    participant = turn.participant
+    assert participant is not None
+    alerts = participant.crisis_alerts
+    text = turn.t("privacy.now", alerts=turn.t("privacy.alerts_on" if alerts else "privacy.alerts_off"))
+    toggle = "pv:alerts:off" if alerts else "pv:alerts:on"
+    label = turn.t("privacy.turn_alerts_off" if alerts else "privacy.turn_alerts_on")
+    return text, InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=toggle)]])
+
+
+async def privacy_command(turn: Turn) -> list[Out]:
+    if turn.participant is None or turn.participant.status == Status.NEW:
+        return [Send(turn.t("privacy.nothing"))]
+    return [Send(*_privacy_view(turn))]
+
+
+async def privacy_button(turn: Turn) -> list[Out]:
+    participant = turn.participant
+    choice = turn.data.removeprefix("pv:alerts:")
+    if participant is None or participant.status == Status.NEW or choice not in ("on", "off"):
+        return [Toast(turn.t("button.stale"))]
+    participant.crisis_alerts = choice == "on"
+    return [Edit(*_privacy_view(turn))]
+
+
+async def mydata_command(turn: Turn) -> list[Out]:
+    """Everything stored about the person, as a JSON file a human can read."""
+    participant = turn.participant
+    if participant is None:
+        return [Send(turn.t("mydata.nothing"))]
+    data = {
+        "about": turn.t("mydata.about"),
+        "exported_at": turn.now.isoformat(),
+        **await repo.export(turn.session, participant.id),
+    }
+    content = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+    return [Document("komorebi-my-data.json", content, turn.t("mydata.caption"))]
+
+
+async def forget_command(turn: Turn) -> list[Out]:
+    if turn.participant is None:
+        return [Send(turn.t("mydata.nothing"))]
+    keyboard = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(turn.t("forget.yes"), callback_data="f:yes")],
+            [InlineKeyboardButton(turn.t("forget.no"), callback_data="f:no")],
+        ]
+    )
+    return [Send(turn.t("forget.ask"), keyboard)]
+
+
+async def forget_button(turn: Turn) -> list[Out]:
+    participant = turn.participant
+    choice = turn.data.removeprefix("f:")
+    if participant is None:
+        return [Edit(turn.t("mydata.nothing"))]
+    if choice == "no":
+        return [Edit(turn.t("forget.kept"))]
+    if choice != "yes":
+        return [Toast(turn.t("button.stale"))]
+    await repo.forget(turn.session, participant)
+    return [Edit(turn.t("forget.done"))]

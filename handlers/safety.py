@@ -1,0 +1,169 @@
+"""The crisis layer and the safety plan.
+
+Words that suggest a crisis get, at once, the help lines of this deployment, a plain word that the
+bot is not a crisis service, the person's own safety plan if they wrote one, and two buttons. A
+coordinator is alerted only with consent (given in onboarding, or by tapping "I'd like someone to
+reach out"), and the alert carries the alias and how to write back through the bot — nothing else.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import Translator
+from handlers.base import Out, Send, SendTo, SetButtons, Toast, Turn
+from handlers.checkin import COUNTED, answer_day
+from storage import repo
+from storage.models import Participant, SafetyPlan, Status
+
+AWAITING_PLAN = "plan:"
+AWAITING_REACH_REPLY = "reach_reply"
+PLAN_SECTIONS = {"signs": "warning_signs", "helps": "what_helps", "people": "people_and_places"}
+MAX_PLAN_TEXT = 1000
+
+
+def is_coordinator(turn: Turn) -> bool:
+    user = turn.update.effective_user
+    return user is not None and user.id in turn.services.settings.coordinators
+
+
+def _plan_text(t: Translator, plan: SafetyPlan | None) -> str:
+    def part(name: str) -> str:
+        value = getattr(plan, PLAN_SECTIONS[name]) if plan else None
+        return value or t("plan.empty")
+
+    return t("plan.view", signs=part("signs"), helps=part("helps"), people=part("people"))
+
+
+def _crisis_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t("crisis.safe"), callback_data="cr:safe")],
+            [InlineKeyboardButton(t("crisis.reach"), callback_data="cr:reach")],
+        ]
+    )
+
+
+def _alerts(turn: Turn, participant: Participant, key: str) -> list[Out]:
+    """One alert per coordinator, in the deployment's language: the alias and how to write back."""
+    t = turn.services.catalogs[turn.services.settings.default_language]
+    text = t(key, alias=participant.alias)
+    return [SendTo(chat_id, text) for chat_id in sorted(turn.services.settings.coordinators)]
+
+
+async def crisis_reply(turn: Turn) -> list[Out]:
+    """Words that suggest a crisis: numbers first, calm and short, then the normal flow goes on."""
+    participant = turn.participant
+    text = turn.t("crisis.reply", lines=turn.services.helplines[turn.t.language])
+    plan = await repo.safety_plan(turn.session, participant.id) if participant else None
+    if plan is not None:
+        text += "\n\n" + _plan_text(turn.t, plan)
+    outs: list[Out] = [Send(text, _crisis_keyboard(turn.t))]
+    if participant is not None and participant.status in COUNTED:
+        await repo.add_checkin(turn.session, participant.id, await answer_day(turn, participant), turn.now, "text")
+    if participant is not None and participant.crisis_alerts and participant.alias:
+        outs += _alerts(turn, participant, "alert.match")
+    return outs
+
+
+async def crisis_button(turn: Turn) -> list[Out]:
+    choice = turn.data.removeprefix("cr:")
+    if choice == "safe":
+        return [SetButtons(None), Send(turn.t("crisis.safe_ack"))]
+    if choice != "reach":
+        return [Toast(turn.t("button.stale"))]
+    participant = turn.participant
+    if not turn.services.settings.coordinators or participant is None or participant.alias is None:
+        return [SetButtons(None), Send(turn.t("crisis.no_team"))]
+    # The tap itself is the request, and the consent, for this one alert.
+    return [SetButtons(None), Send(turn.t("crisis.team_told")), *_alerts(turn, participant, "alert.asked")]
+
+
+# --- the coordinators' way to write back --------------------------------------------------------
+
+
+async def reach_command(turn: Turn) -> list[Out]:
+    """/reach ALIAS words — coordinators only; anyone else gets the unknown-command answer."""
+    if not is_coordinator(turn):
+        return [Send(turn.t("command.unknown"))]
+    text = turn.update.effective_message.text or ""
+    parts = text.split(maxsplit=2)
+    if len(parts) < 3:
+        return [Send(turn.t("reach.usage"))]
+    target = await repo.participant_by_alias(turn.session, parts[1].strip().lower())
+    if target is None or target.status == Status.NEW:
+        return [Send(turn.t("reach.unknown", alias=parts[1]))]
+    t = turn.services.catalogs[target.language or turn.services.settings.default_language]
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t("reach.reply"), callback_data="rr:reply")]])
+    return [SendTo(target.chat_id, t("reach.message", text=parts[2].strip()), keyboard), Send(turn.t("reach.sent", alias=target.alias))]
+
+
+async def reach_reply_button(turn: Turn) -> list[Out]:
+    participant = turn.participant
+    if participant is None or participant.alias is None:
+        return [Toast(turn.t("button.stale"))]
+    participant.awaiting = AWAITING_REACH_REPLY
+    return [Send(turn.t("reach.write"))]
+
+
+async def reach_reply_text(turn: Turn) -> list[Out]:
+    participant = turn.participant
+    assert participant is not None
+    participant.awaiting = None
+    words = (turn.update.effective_message.text or "").strip()
+    t = turn.services.catalogs[turn.services.settings.default_language]
+    relayed = [SendTo(chat_id, t("reach.from", alias=participant.alias, text=words)) for chat_id in sorted(turn.services.settings.coordinators)]
+    return [*relayed, Send(turn.t("reach.passed"))]
+
+
+# --- the safety plan ------------------------------------------------------------------------------------
+
+
+def _plan_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t("plan.signs"), callback_data="pl:signs")],
+            [InlineKeyboardButton(t("plan.helps"), callback_data="pl:helps")],
+            [InlineKeyboardButton(t("plan.people"), callback_data="pl:people")],
+            [InlineKeyboardButton(t("plan.close"), callback_data="pl:close")],
+        ]
+    )
+
+
+async def plan_command(turn: Turn) -> list[Out]:
+    participant = turn.participant
+    if participant is None or participant.status == Status.NEW:
+        return [Send(turn.t("not_started"))]
+    plan = await repo.safety_plan(turn.session, participant.id)
+    return [Send(turn.t("plan.intro") + "\n\n" + _plan_text(turn.t, plan), _plan_keyboard(turn.t))]
+
+
+async def plan_button(turn: Turn) -> list[Out]:
+    participant = turn.participant
+    section = turn.data.removeprefix("pl:")
+    if participant is None or participant.status == Status.NEW:
+        return [Toast(turn.t("button.stale"))]
+    if section == "close":
+        participant.awaiting = None
+        return [SetButtons(None)]
+    if section not in PLAN_SECTIONS:
+        return [Toast(turn.t("button.stale"))]
+    participant.awaiting = AWAITING_PLAN + section
+    return [Send(turn.t(f"plan.ask.{section}"))]
+
+
+async def plan_text(turn: Turn) -> list[Out]:
+    """The participant's words for one part of their plan. Kept as written, shown only to them."""
+    participant = turn.participant
+    assert participant is not None and participant.awaiting
+    section = participant.awaiting.removeprefix(AWAITING_PLAN)
+    participant.awaiting = None
+    words = (turn.update.effective_message.text or "").strip()[:MAX_PLAN_TEXT]
+    plan = await repo.safety_plan(turn.session, participant.id)
+    if plan is None:
+        plan = SafetyPlan(participant_id=participant.id, updated_at=turn.now)
+        turn.session.add(plan)
+    setattr(plan, PLAN_SECTIONS[section], words or None)
+    plan.updated_at = turn.now
+    return [Send(turn.t("plan.saved") + "\n\n" + _plan_text(turn.t, plan), _plan_keyboard(turn.t))]
+
