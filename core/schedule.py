@@ -150,3 +150,18 @@ def is_still_open(day: dt.date, window: Window, tz: ZoneInfo, now: dt.datetime) 
     """Whether hello-day `day`'s window has not ended yet at `now` (a hello missed while the bot was
     down is still sent if this holds, else skipped)."""
     return now < window_bounds(day, window, tz)[1]
+
+
+def plan_weekly(now: dt.datetime, tz: ZoneInfo, window: Window, weekday: int, rng: random.Random) -> PlannedHello:
+    """The next weekly moment (a family's note): the next hello-day on `weekday` (0 = Monday) whose
+    window still has time left after `now`, at a random whole second of what is left of it."""
+    day = now.astimezone(tz).date() - dt.timedelta(days=1)
+    for _ in range(_SEARCH_DAYS):
+        if day.weekday() == weekday:
+            start, end = window_bounds(day, window, tz)
+            first = max(start, now)
+            if first < end:
+                seconds = max(1, (end - first) // dt.timedelta(seconds=1))
+                return PlannedHello(day, first + dt.timedelta(seconds=rng.randrange(seconds)))
+        day += dt.timedelta(days=1)
+    raise RuntimeError("no weekly moment within the search")

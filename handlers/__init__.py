@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import checkin, help as help_, onboarding, pause, privacy, progress, safety, tasks
+from handlers import checkin, family, help as help_, onboarding, pause, privacy, progress, safety, tasks
 from handlers.base import Out, Turn, handler
 from handlers.errors import on_error
 from handlers.onboarding import AWAITING_TIMEZONE
+from storage import repo
 
 PRIVATE = filters.ChatType.PRIVATE
 # Everything else a person can send (stickers, photos, voice, files...): thanked, counted, never kept.
@@ -16,7 +17,7 @@ OTHER_MESSAGES = PRIVATE & filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters
 # The command menu, in this order; coordinators' /reach is left out of it on purpose.
 COMMANDS = (
     "start", "task", "progress", "settings", "pause", "resume", "stop",
-    "safetyplan", "privacy", "mydata", "forget", "help",
+    "safetyplan", "privacy", "mydata", "forget", "family", "tips", "help",
 )
 
 
@@ -31,6 +32,9 @@ async def _plain_text(turn: Turn) -> list[Out]:
         return relayed + await safety.crisis_reply(turn)  # safety before anything else
     if relayed:
         return relayed
+    member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
+    if member is not None and member.awaiting:
+        return await family.family_text(turn, member)
     if awaiting == AWAITING_TIMEZONE:
         return await onboarding.typed_timezone(turn)
     return await checkin.text(turn)
@@ -38,7 +42,7 @@ async def _plain_text(turn: Turn) -> list[Out]:
 
 def register(application: Application) -> None:
     add = application.add_handler
-    add(CommandHandler("start", handler(onboarding.start, create=True), filters=PRIVATE))
+    add(CommandHandler("start", handler(onboarding.start), filters=PRIVATE))
     add(CommandHandler("settings", handler(onboarding.settings_command), filters=PRIVATE))
     add(CommandHandler("progress", handler(progress.progress_command), filters=PRIVATE))
     add(CommandHandler("task", handler(tasks.task_command), filters=PRIVATE))
@@ -51,6 +55,8 @@ def register(application: Application) -> None:
     add(CommandHandler("mydata", handler(privacy.mydata_command), filters=PRIVATE))
     add(CommandHandler("forget", handler(privacy.forget_command), filters=PRIVATE))
     add(CommandHandler("reach", handler(safety.reach_command), filters=PRIVATE))
+    add(CommandHandler("family", handler(family.family_command), filters=PRIVATE))
+    add(CommandHandler("tips", handler(family.tips_command), filters=PRIVATE))
 
     add(CallbackQueryHandler(handler(onboarding.consent), pattern=r"^c:"))
     add(CallbackQueryHandler(handler(onboarding.summary_answer), pattern=r"^s:"))
@@ -66,6 +72,13 @@ def register(application: Application) -> None:
     add(CallbackQueryHandler(handler(safety.plan_button), pattern=r"^pl:"))
     add(CallbackQueryHandler(handler(privacy.privacy_button), pattern=r"^pv:"))
     add(CallbackQueryHandler(handler(privacy.forget_button), pattern=r"^f:"))
+    add(CallbackQueryHandler(handler(family.family_button), pattern=r"^fm:"))
+    add(CallbackQueryHandler(handler(family.wellbeing_button), pattern=r"^fw:"))
+    add(CallbackQueryHandler(handler(family.invite_answer), pattern=r"^iv:"))
+    add(CallbackQueryHandler(handler(family.share_button), pattern=r"^sh:"))
+    add(CallbackQueryHandler(handler(family.share_change_button), pattern=r"^sc:"))
+    add(CallbackQueryHandler(handler(family.remove_button), pattern=r"^fr:"))
+    add(CallbackQueryHandler(handler(family.notes_button), pattern=r"^nt:"))
     add(CallbackQueryHandler(handler(pause.pause_choice), pattern=r"^p:"))
     add(CallbackQueryHandler(handler(help_.stale_button)))
 

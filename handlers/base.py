@@ -97,8 +97,8 @@ class Turn:
 HandlerFn = Callable[[Turn], Awaitable[list[Out]]]
 
 
-def handler(fn: HandlerFn, *, create: bool = False) -> Callable[[Update, Context], Awaitable[None]]:
-    """Adapt a turn handler to PTB. With `create`, a first contact gets a row holding its chat id."""
+def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
+    """Adapt a turn handler to PTB."""
 
     async def run(update: Update, context: Context) -> None:
         services = context.services
@@ -107,11 +107,7 @@ def handler(fn: HandlerFn, *, create: bool = False) -> Callable[[Update, Context
             return
         now = services.clock.now()
         async with services.sessions() as session:
-            participant = await (
-                repo.get_or_create_participant(session, chat.id, now)
-                if create
-                else repo.participant_by_chat(session, chat.id)
-            )
+            participant = await repo.participant_by_chat(session, chat.id)
             default_zone = services.settings.default_timezone
             if participant is not None and participant.blocked_at is not None:
                 # They wrote again after blocking the bot: they can be reached again.

@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from core.alias import make_alias
 from core.ladder import GROUP_LEVEL, LEVELS
 from core.schedule import Rhythm, Window, hello_day_for
-from handlers import views
+from handlers import family, views
 from handlers.base import Edit, Out, Send, Toast, Turn
 from schedules.planning import activate, replan, zone_of
 from storage import repo
@@ -39,8 +39,14 @@ def _next_hello_words(turn: Turn, participant: Participant) -> str:
 
 
 async def start(turn: Turn) -> list[Out]:
+    """/start, or /start f_TOKEN from a family invitation (which stores nothing until accepted)."""
+    words = (turn.update.effective_message.text or "").split()
+    if len(words) > 1 and words[1].startswith(family.INVITE_PREFIX):
+        return await family.invite_start(turn, words[1].removeprefix(family.INVITE_PREFIX))
     participant = turn.participant
-    assert participant is not None  # created by the wrapper
+    if participant is None:
+        # A first contact: from here on the chat id is kept, and nothing else until consent.
+        participant = await repo.get_or_create_participant(turn.session, turn.update.effective_chat.id, turn.now)
     if participant.status == Status.NEW:
         return [Send(*views.welcome(turn.t))]
     if participant.status == Status.ONBOARDING:

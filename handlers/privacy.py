@@ -6,34 +6,40 @@ import json
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.base import Document, Edit, Out, Send, Toast, Turn
+from handlers.base import Document, Edit, Out, Send, SendTo, Toast, Turn
+from handlers.family import family_panel
 from storage import repo
-from storage.models import Status
 
 
-def _privacy_view(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
+async def _privacy_view(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
     participant = turn.participant
     assert participant is not None
     alerts = participant.crisis_alerts
-    text = turn.t("privacy.now", alerts=turn.t("privacy.alerts_on" if alerts else "privacy.alerts_off"))
+    family_text, family_buttons = family_panel(turn.t, await repo.links_of_participant(turn.session, participant.id))
+    text = turn.t(
+        "privacy.now",
+        family=family_text,
+        alerts=turn.t("privacy.alerts_on" if alerts else "privacy.alerts_off"),
+    )
     toggle = "pv:alerts:off" if alerts else "pv:alerts:on"
     label = turn.t("privacy.turn_alerts_off" if alerts else "privacy.turn_alerts_on")
-    return text, InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=toggle)]])
+    rows = [*(family_buttons.inline_keyboard if family_buttons else ()), [InlineKeyboardButton(label, callback_data=toggle)]]
+    return text, InlineKeyboardMarkup(rows)
 
 
 async def privacy_command(turn: Turn) -> list[Out]:
-    if turn.participant is None or turn.participant.status == Status.NEW:
+    if turn.participant is None:
         return [Send(turn.t("privacy.nothing"))]
-    return [Send(*_privacy_view(turn))]
+    return [Send(*await _privacy_view(turn))]
 
 
 async def privacy_button(turn: Turn) -> list[Out]:
     participant = turn.participant
     choice = turn.data.removeprefix("pv:alerts:")
-    if participant is None or participant.status == Status.NEW or choice not in ("on", "off"):
+    if participant is None or choice not in ("on", "off"):
         return [Toast(turn.t("button.stale"))]
     participant.crisis_alerts = choice == "on"
-    return [Edit(*_privacy_view(turn))]
+    return [Edit(*await _privacy_view(turn))]
 
 
 async def mydata_command(turn: Turn) -> list[Out]:
@@ -71,5 +77,10 @@ async def forget_button(turn: Turn) -> list[Out]:
         return [Edit(turn.t("forget.kept"))]
     if choice != "yes":
         return [Toast(turn.t("button.stale"))]
+    # Family members are told only that sharing ended, as when one is removed.
+    ended = [
+        SendTo(item.chat_id, turn.services.catalogs[item.language]("family.sharing_ended", label=item.link.relative_label))
+        for item in await repo.links_of_participant(turn.session, participant.id)
+    ]
     await repo.forget(turn.session, participant)
-    return [Edit(turn.t("forget.done"))]
+    return [Edit(turn.t("forget.done")), *ended]

@@ -17,6 +17,7 @@ from core.ladder import GROUP_LEVEL, LEVELS
 from core.schedule import WINDOW_HOURS, Rhythm, Window, hello_day_for
 from core.streaks import DayMark, Progress
 from storage.models import Participant
+from storage.repo import FamilyView
 
 COMMON_ZONES = (
     "Asia/Tokyo",
@@ -168,16 +169,27 @@ def task_rows(t: Translator, day: dt.date, task_id: str, *, with_too_much: bool 
 
 
 def hello(
-    t: Translator, day: dt.date, rng: random.Random, task: tuple[str, str] | None = None
+    t: Translator,
+    day: dt.date,
+    rng: random.Random,
+    task: tuple[str, str] | None = None,
+    notes: tuple[str, ...] = (),
+    ask_about_notes: str | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """A real hello, with a small task (id, words) if one fits. Its buttons name the hello-day and
-    the task they answer, nothing about the person."""
+    """A real hello, with a small task (id, words) if one fits, and any notes from family (or, the
+    first time, a question whether to show them). Its buttons name the hello-day and the task they
+    answer, nothing about the person."""
     text = t(rng.choice(GREETINGS))
     rows = hello_keyboard(t, f"h:{day:%Y%m%d}").inline_keyboard
     if task is not None:
         task_id, words = task
         text += "\n\n" + t("task.with_hello", task=words)
         rows = (*task_rows(t, day, task_id), *rows)
+    if notes:
+        text += "\n\n" + "\n\n".join(notes)
+    if ask_about_notes is not None:
+        text += "\n\n" + t("notes.ask", name=ask_about_notes)
+        rows = (*rows, [_button(t("notes.yes"), "nt:yes"), _button(t("notes.no"), "nt:no")])
     return text, InlineKeyboardMarkup(rows)
 
 
@@ -260,3 +272,25 @@ def window_label(t: Translator, window: Window) -> str:
     """'Evening (18:00–21:00)': the name from the catalogue, the hours from the schedule rules."""
     start, end = WINDOW_HOURS[window]
     return t(f"window.{window}", hours=f"{start:%H:%M}–{end:%H:%M}")
+
+
+# --- families ----------------------------------------------------------------------------------------
+
+WELLBEING = ("ok", "soso", "hard")
+
+
+def family_weekly(t: Translator, relatives: list[FamilyView], tip: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The weekly note to a family member: only what each relative chose to share, warmly; a tip;
+    and a one-tap question about the family member's own week."""
+    lines = []
+    for view in relatives:
+        if view.share == "count_level":
+            lines.append(t.plural("family.weekly.count", view.days_this_week, label=view.relative_label, step=level_label(t, view.level)))
+        elif view.share == "checked_in":
+            key = "family.weekly.checked_in" if view.days_this_week else "family.weekly.quiet"
+            lines.append(t(key, label=view.relative_label))
+        else:
+            lines.append(t("family.weekly.private", label=view.relative_label))
+    body = "\n".join(lines) if lines else t("family.weekly.no_links")
+    keyboard = InlineKeyboardMarkup([[_button(t(f"family.wellbeing.btn.{w}"), f"fw:{w}") for w in WELLBEING]])
+    return t("family.weekly", relatives=body, tip=tip), keyboard

@@ -107,12 +107,24 @@ class TickReport:
         return bool(self.sent or self.skipped or self.blocked or self.deferred)
 
 
-def _message(services: Services, due: repo.DueHello, day: dt.date, task_id: str | None) -> tuple[str, InlineKeyboardMarkup]:
+def _message(
+    services: Services, due: repo.DueHello, day: dt.date, task_id: str | None, notes: list[repo.PendingNote]
+) -> tuple[str, InlineKeyboardMarkup]:
     t = services.catalogs[due.language or services.settings.default_language]
     if is_door(due, day):
         return views.door(t, day)
     task = (task_id, services.tasks.text(t.language, task_id)) if task_id else None
-    return views.hello(t, day, services.rng, task)
+    if not notes or due.notes_allowed is False:
+        return views.hello(t, day, services.rng, task)
+    if due.notes_allowed is None:
+        return views.hello(t, day, services.rng, task, ask_about_notes=notes[0].from_name)
+    shown = tuple(t("notes.line", name=note.from_name, text=note.text) for note in notes)
+    return views.hello(t, day, services.rng, task, notes=shown)
+
+
+def _delivered_notes(due: repo.DueHello, day: dt.date, notes: list[repo.PendingNote]) -> list[int]:
+    """The notes a sent hello carried (and that can now be deleted)."""
+    return [note.note_id for note in notes] if due.notes_allowed and not is_door(due, day) else []
 
 
 async def _send(bot: Bot, text: str, markup: InlineKeyboardMarkup, chat_id: int) -> Message | TelegramError:
@@ -157,7 +169,7 @@ async def _process_batch(
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def send(due: repo.DueHello, decision: Decision, task_id: str | None) -> tuple[repo.DueHello, Decision, str | None, Message | TelegramError]:
-        text, markup = _message(services, due, decision.send_day, task_id)
+        text, markup = _message(services, due, decision.send_day, task_id, notes.get(due.participant_id, []))
         async with limit:
             return due, decision, task_id, await _send(bot, text, markup, due.chat_id)
 
@@ -171,6 +183,7 @@ async def _process_batch(
         else:
             to_send.append((due, decision))
     tasks = await _choose_tasks(services, session, to_send)
+    notes = await repo.pending_notes(session, [due.participant_id for due, _ in to_send]) if to_send else {}
     pending = [send(due, decision, tasks.get(due.participant_id)) for due, decision in to_send]
 
     # Record each hello as soon as Telegram has answered, in a short transaction of its own.
@@ -182,6 +195,7 @@ async def _process_batch(
             await repo.add_hello(session, due.participant_id, day, now, result.message_id)
             if task_id is not None:
                 await repo.add_offer(session, due.participant_id, task_id, due.level, day, now, "hello")
+            await repo.delete_notes(session, _delivered_notes(due, day, notes.get(due.participant_id, [])))
             values = {**decision.values, **after_sent(due, day, now, default_zone, services.rng)}
             report.sent += 1
         elif _unreachable(result):
@@ -221,7 +235,11 @@ def _unreachable(error: TelegramError) -> bool:
 
 
 async def hello_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one repeating job: hellos first, then the families' weekly notes."""
+    from schedules.family import run_family_tick
+
     await run_tick(context.application)
+    await run_family_tick(context.application)
 
 
 def schedule_tick(application: Application, every_seconds: float) -> None:

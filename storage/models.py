@@ -47,6 +47,8 @@ class Participant(Base):
     alias: Mapped[str | None] = mapped_column(String(40), unique=True)
     # Consent, asked in onboarding: a coordinator may be alerted when a message suggests a crisis.
     crisis_alerts: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Warm notes from family: None until the first note arrives and the participant is asked.
+    notes_allowed: Mapped[bool | None]
     # What free text is expected next (for example a typed time zone); None means ordinary text.
     awaiting: Mapped[str | None] = mapped_column(String(32))
     paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -127,3 +129,64 @@ class CheckIn(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(16))
 
+
+
+class FamilyMember(Base):
+    """Someone who invites a relative (usually a parent). May also be a participant."""
+
+    __tablename__ = "family_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(40))  # how their relative sees them
+    language: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    awaiting: Mapped[str | None] = mapped_column(String(48))
+    # The weekly note: a weekday (0 = Monday) and a time of day of their choosing.
+    note_weekday: Mapped[int] = mapped_column(default=6, server_default="6")
+    note_window: Mapped[str] = mapped_column(String(16), default="evening", server_default="evening")
+    next_note_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    tips_seen: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FamilyInvite(Base):
+    """A single-use invitation link. Only a hash of its token is stored."""
+
+    __tablename__ = "family_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_member_id: Mapped[int] = mapped_column(ForeignKey("family_members.id", ondelete="CASCADE"))
+    relative_label: Mapped[str] = mapped_column(String(40))  # the family member's own word for them
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open, accepted, declined
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class FamilyLink(Base):
+    """A participant and a family member, and what the participant chose to share with them."""
+
+    __tablename__ = "family_links"
+    __table_args__ = (UniqueConstraint("family_member_id", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_member_id: Mapped[int] = mapped_column(ForeignKey("family_members.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    relative_label: Mapped[str] = mapped_column(String(40))
+    share: Mapped[str] = mapped_column(String(16), default="none")  # none, checked_in, count_level
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FamilyNote(Base):
+    """A warm note waiting for the participant's next hello; deleted once delivered or declined."""
+
+    __tablename__ = "family_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("family_links.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -6,12 +6,23 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Result, func, or_, select, update
+from sqlalchemy import Result, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ladder import Outcome, TaskResult
-from storage.models import CheckIn, Hello, Participant, SafetyPlan, Status, TaskOffer
+from storage.models import (
+    CheckIn,
+    FamilyInvite,
+    FamilyLink,
+    FamilyMember,
+    FamilyNote,
+    Hello,
+    Participant,
+    SafetyPlan,
+    Status,
+    TaskOffer,
+)
 
 
 async def participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
@@ -86,6 +97,7 @@ class DueHello:
     quiet_since: dt.date | None
     level: int
     wants_tasks: bool
+    notes_allowed: bool | None
 
 
 async def claim_due(
@@ -127,6 +139,7 @@ async def claim_due(
             Participant.quiet_since,
             Participant.level,
             Participant.wants_tasks,
+            Participant.notes_allowed,
         )
         .execution_options(synchronize_session=False)
     )
@@ -251,3 +264,159 @@ async def export(session: AsyncSession, participant_id: int) -> dict[str, object
         "safety_plan": select(SafetyPlan.__table__).where(SafetyPlan.participant_id == participant_id),
     }
     return {name: _rows(await session.execute(statement)) for name, statement in tables.items()}
+
+
+# --- families ------------------------------------------------------------------------------------
+
+
+async def family_member_by_chat(session: AsyncSession, chat_id: int) -> FamilyMember | None:
+    return await session.scalar(select(FamilyMember).where(FamilyMember.chat_id == chat_id))
+
+
+async def invite_by_hash(session: AsyncSession, token_hash: str) -> FamilyInvite | None:
+    return await session.scalar(select(FamilyInvite).where(FamilyInvite.token_hash == token_hash))
+
+
+async def invites_of(session: AsyncSession, family_member_id: int) -> list[FamilyInvite]:
+    rows = await session.scalars(
+        select(FamilyInvite).where(FamilyInvite.family_member_id == family_member_id).order_by(FamilyInvite.id)
+    )
+    return list(rows)
+
+
+async def link(session: AsyncSession, family_member_id: int, participant_id: int) -> FamilyLink | None:
+    return await session.scalar(
+        select(FamilyLink).where(
+            FamilyLink.family_member_id == family_member_id, FamilyLink.participant_id == participant_id
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ParticipantLink:
+    """One of a participant's family links, with what is needed to show it and to tell the family member."""
+
+    link: FamilyLink
+    name: str  # how the family member asked to be shown
+    chat_id: int
+    language: str
+
+
+async def links_of_participant(session: AsyncSession, participant_id: int) -> list[ParticipantLink]:
+    rows = await session.execute(
+        select(FamilyLink, FamilyMember.display_name, FamilyMember.chat_id, FamilyMember.language)
+        .join(FamilyMember, FamilyMember.id == FamilyLink.family_member_id)
+        .where(FamilyLink.participant_id == participant_id)
+        .order_by(FamilyLink.id)
+    )
+    return [ParticipantLink(link_, name or "", chat_id, language) for link_, name, chat_id, language in rows]
+
+
+async def links_of_family_member(session: AsyncSession, family_member_id: int) -> list[FamilyLink]:
+    rows = await session.scalars(
+        select(FamilyLink).where(FamilyLink.family_member_id == family_member_id).order_by(FamilyLink.id)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class FamilyView:
+    """What one family member may know about one relative this week — and structurally nothing
+    more: the query below selects no identifying column, no time of day, no text, no task."""
+
+    link_id: int
+    relative_label: str  # the family member's own word for their relative
+    share: str
+    days_this_week: int
+    level: int
+
+
+async def family_views(session: AsyncSession, family_member_id: int, since: dt.date) -> list[FamilyView]:
+    days = (
+        select(func.count(CheckIn.day))
+        .where(CheckIn.participant_id == FamilyLink.participant_id, CheckIn.day >= since)
+        .correlate(FamilyLink)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(FamilyLink.id, FamilyLink.relative_label, FamilyLink.share, days, Participant.level)
+        .join(Participant, Participant.id == FamilyLink.participant_id)
+        .where(FamilyLink.family_member_id == family_member_id)
+        .order_by(FamilyLink.id)
+    )
+    return [FamilyView(*row) for row in rows]
+
+
+async def add_note(session: AsyncSession, link_id: int, text: str, at: dt.datetime) -> None:
+    session.add(FamilyNote(link_id=link_id, text=text, created_at=at))
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class PendingNote:
+    note_id: int
+    participant_id: int
+    from_name: str
+    text: str
+    family_chat_id: int
+    relative_label: str
+    family_language: str
+
+
+async def pending_notes(session: AsyncSession, participant_ids: Sequence[int]) -> dict[int, list[PendingNote]]:
+    """Notes waiting for each participant's next hello (one query for a whole batch)."""
+    rows = await session.execute(
+        select(
+            FamilyNote.id,
+            FamilyLink.participant_id,
+            FamilyMember.display_name,
+            FamilyNote.text,
+            FamilyMember.chat_id,
+            FamilyLink.relative_label,
+            FamilyMember.language,
+        )
+        .join(FamilyLink, FamilyLink.id == FamilyNote.link_id)
+        .join(FamilyMember, FamilyMember.id == FamilyLink.family_member_id)
+        .where(FamilyLink.participant_id.in_(participant_ids))
+        .order_by(FamilyNote.id)
+    )
+    found: dict[int, list[PendingNote]] = {}
+    for row in rows:
+        note = PendingNote(*row)
+        found.setdefault(note.participant_id, []).append(note)
+    return found
+
+
+async def delete_notes(session: AsyncSession, note_ids: Sequence[int]) -> None:
+    if note_ids:
+        await session.execute(delete(FamilyNote).where(FamilyNote.id.in_(note_ids)))
+
+
+async def claim_family_due(
+    session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
+) -> list[FamilyMember]:
+    """Claim family members whose weekly note is due (the same claim as the hello tick's)."""
+    candidates = (
+        select(FamilyMember.id)
+        .where(
+            FamilyMember.next_note_at <= now,
+            or_(FamilyMember.claimed_at.is_(None), FamilyMember.claimed_at < stale_before),
+        )
+        .order_by(FamilyMember.next_note_at)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    ids = (
+        await session.scalars(
+            update(FamilyMember)
+            .where(FamilyMember.id.in_(candidates.scalar_subquery()))
+            .values(claimed_at=now, claim_token=token)
+            .returning(FamilyMember.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    if not ids:
+        return []
+    rows = await session.scalars(select(FamilyMember).where(FamilyMember.id.in_(ids)).execution_options(populate_existing=True))
+    return list(rows)

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.schedule import (
+    plan_weekly,
     TWICE_A_WEEK_DAYS,
     WINDOW_HOURS,
     PlannedHello,
@@ -448,3 +449,18 @@ def test_min_gap_days_slows_every_rhythm() -> None:
     assert daily.day == dt.date(2026, 3, 9)
     with pytest.raises(ValueError):
         plan_next_hello(now, tz, Window.EVENING, Rhythm.DAILY, last, random.Random(1), min_gap_days=0)
+
+
+def test_plan_weekly_picks_the_chosen_weekday_inside_its_window() -> None:
+    tz = ZoneInfo("Europe/London")
+    rng = random.Random(2)
+    now = dt.datetime(2026, 3, 25, 12, 0, tzinfo=dt.UTC)  # a Wednesday, days before the clocks change
+    for weekday in range(7):
+        for window in Window:
+            planned = plan_weekly(now, tz, window, weekday, rng)
+            assert planned.day.weekday() == weekday
+            start, end = window_bounds(planned.day, window, tz)
+            assert start <= planned.at < end and planned.at > now
+            assert (planned.day - now.date()).days <= 7
+    # Wednesday evening, asked on Wednesday at noon: today.
+    assert plan_weekly(now, tz, Window.EVENING, 2, rng).day == dt.date(2026, 3, 25)

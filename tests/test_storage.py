@@ -142,3 +142,17 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_engine: AsyncEng
     async with sqlite_engine.connect() as connection:
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
         assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+
+
+async def test_the_models_and_the_migrations_agree(engine: AsyncEngine) -> None:
+    """A model change without a migration (or the other way round) fails here, on every backend."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.models import Base
+
+    async with engine.connect() as connection:
+        diff = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert diff == []

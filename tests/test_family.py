@@ -1,0 +1,271 @@
+"""Families through the real Application: invitations, consent, sharing, notes and the weekly note."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import FamilyInvite, FamilyLink, FamilyNote
+from tests.harness import Harness
+from tests.test_checkin_loop import to_next_hello
+from tests.test_onboarding import ME, onboard
+
+MUM = 5005
+KEN = ME
+STRANGER = 7007
+
+
+async def invite(bot: Harness, name: str = "Mum", label: str = "Ken") -> str:
+    """Mum asks for an invitation for Ken; returns the token in the link."""
+    [intro] = await bot.send(MUM, "/family")
+    assert intro == bot.t("family.intro")
+    assert await bot.send(MUM, name) == [bot.t("family.ask_label")]
+    invitation, _menu = await bot.send(MUM, label)
+    match = re.search(r"https://t\.me/komorebi_test_bot\?start=f_([A-Za-z0-9_-]+)", invitation)
+    assert match, invitation
+    return match.group(1)
+
+
+async def open_invite(bot: Harness, token: str, user: int = KEN) -> list[str]:
+    return await bot.send(user, f"/start f_{token}")
+
+
+async def accept(bot: Harness, token: str, share: str = "How many days this week, and my step") -> None:
+    await open_invite(bot, token)
+    await bot.tap(KEN, "Accept")
+    await bot.tap(KEN, share)
+
+
+async def count(bot: Harness, model: type) -> int:
+    async with bot.services.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+async def test_an_invitation_is_a_link_stored_only_as_a_hash(bot: Harness) -> None:
+    token = await invite(bot)
+    async with bot.services.sessions() as session:
+        [stored] = (await session.scalars(select(FamilyInvite))).all()
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in stored.token_hash
+    assert stored.expires_at == bot.clock.now() + dt.timedelta(days=14)
+    assert len(token) >= 32
+
+
+async def test_opening_shows_who_invited_and_stores_nothing(bot: Harness) -> None:
+    token = await invite(bot)
+    [shown] = await open_invite(bot, token)
+    assert shown == bot.t("invite.open", name="Mum")
+    assert bot.api.last(KEN).button_texts == ["Accept", "Not now", "No"]
+    assert await bot.participant(KEN) is None
+    assert await count(bot, FamilyLink) == 0
+
+
+async def test_accepting_links_with_nothing_shared_until_the_relative_chooses(bot: Harness) -> None:
+    token = await invite(bot)
+    await open_invite(bot, token)
+    replies = await bot.tap(KEN, "Accept")
+    assert replies[0].startswith(bot.t("invite.accepted", name="Mum"))
+    assert replies[-1] == bot.t("welcome")  # new to Komorebi: the usual consent comes next
+    assert bot.api.last(MUM).text == bot.t("family.accepted", label="Ken")
+    async with bot.services.sessions() as session:
+        [link] = (await session.scalars(select(FamilyLink))).all()
+    assert link.share == "none"
+    [choice] = await bot.tap(KEN, "Whether I checked in this week")
+    assert choice == bot.t("share.set", name="Mum", share=bot.t("share.checked_in"))
+    await bot.send(MUM, "/family")
+    [status] = await bot.tap(MUM, "My invitations")
+    assert status == bot.t("family.status", lines="Ken: accepted")
+
+
+@pytest.mark.parametrize("answer", ["Not now", "No"])
+async def test_not_now_and_no_look_the_same_to_the_family(bot: Harness, answer: str) -> None:
+    token = await invite(bot)
+    await open_invite(bot, token)
+    await bot.tap(KEN, answer)
+    assert bot.api.last(MUM).text == bot.t("family.not_accepted", label="Ken")
+    await bot.send(MUM, "/family")
+    assert await bot.tap(MUM, "My invitations") == [bot.t("family.status", lines="Ken: not accepted (yet)")]
+    assert await bot.participant(KEN) is None  # nothing stored about them
+    still_works = answer == "Not now"
+    assert (await open_invite(bot, token) == [bot.t("invite.open", name="Mum")]) is still_works
+
+
+async def test_an_invitation_expires_and_cannot_be_reused(bot: Harness) -> None:
+    token = await invite(bot)
+    await accept(bot, token)
+    assert await open_invite(bot, token, STRANGER) == [bot.t("invite.unusable")]
+    await bot.send(MUM, "/family")
+    await bot.tap(MUM, "Invite someone")
+    [invitation, _menu] = await bot.send(MUM, "Aki")
+    second = re.search(r"start=f_([A-Za-z0-9_-]+)", invitation).group(1)
+    bot.clock.advance(dt.timedelta(days=14, seconds=1))
+    assert await open_invite(bot, second, STRANGER) == [bot.t("invite.unusable")]
+    assert await open_invite(bot, "guessed-token-that-does-not-exist", STRANGER) == [bot.t("invite.unusable")]
+    assert await open_invite(bot, second, MUM) == [bot.t("invite.unusable")]
+
+
+async def test_the_inviter_cannot_accept_their_own_invitation(bot: Harness) -> None:
+    token = await invite(bot)
+    assert await open_invite(bot, token, MUM) == [bot.t("invite.own")]
+
+
+async def weekly_note(bot: Harness) -> str:
+    async with bot.services.sessions() as session:
+        from storage.repo import family_member_by_chat
+
+        member = await family_member_by_chat(session, MUM)
+    bot.clock.set(max(bot.clock.now(), member.next_note_at))
+    await bot.tick()
+    return bot.api.last(MUM).text
+
+
+async def relative_with_days(bot: Harness, share: str) -> str:
+    """Ken, set up at step 3, shows up on 2 days; Mum's next weekly note."""
+    token = await invite(bot)
+    await accept(bot, token, share)
+    await bot.tap(KEN, "OK")
+    await bot.tap(KEN, "Looks good")
+    await bot.send(KEN, "/settings")
+    await bot.tap(KEN, "Step")
+    await bot.tap(KEN, "step 3: stepping outside")
+    for _ in range(2):
+        await to_next_hello(bot)
+        await bot.tap(KEN, "I'm here", message_id=bot.message_with_button(KEN, "I'm here").message_id)
+    return await weekly_note(bot)
+
+
+async def test_the_weekly_note_with_count_and_step(bot: Harness) -> None:
+    note = await relative_with_days(bot, "How many days this week, and my step")
+    assert "Ken showed up on 2 days this week, at step 3: stepping outside." in note
+    assert "An idea for this week:" in note
+    assert bot.api.last(MUM).button_texts == ["Okay", "So-so", "Hard"]
+
+
+async def test_the_weekly_note_with_checked_in_only_says_nothing_more(bot: Harness) -> None:
+    note = await relative_with_days(bot, "Whether I checked in this week")
+    assert "Ken checked in this week." in note
+    assert not re.search(r"\d", note.split("An idea")[0])  # no count, no step number
+    assert "stepping outside" not in note
+
+
+async def test_the_weekly_note_with_nothing_shared(bot: Harness) -> None:
+    note = await relative_with_days(bot, "Nothing")
+    assert bot.t("family.weekly.private", label="Ken") in note
+    assert "checked in" not in note and "stepping outside" not in note
+    assert not re.search(r"\d", note.split("An idea")[0])
+
+
+@pytest.mark.parametrize("share", ["none", "checked_in", "count_level"])
+async def test_no_family_message_carries_what_was_not_shared(bot: Harness, share: str) -> None:
+    """Whatever the share level, nothing sent to the family holds a message text, a task, a time of
+    day, the alias, or a figure the relative did not choose to share."""
+    labels = {"none": "Nothing", "checked_in": "Whether I checked in this week", "count_level": "How many days this week, and my step"}
+    await relative_with_days(bot, labels[share])
+    await bot.send(KEN, "private words about my day")
+    ken = await bot.participant(KEN)
+    family_texts = "\n".join(m.text or "" for m in bot.api.messages(MUM))
+    forbidden = ["private words", ken.alias, "Asia/Tokyo", "18:", "19:", "20:"]
+    forbidden += [bot.services.tasks.text("en", task) for level in range(6) for task in bot.services.tasks.by_level[level]]
+    if share != "count_level":
+        forbidden += ["stepping outside", "2 days"]
+    if share == "none":
+        forbidden += ["checked in this week.", "quiet week"]
+    for text in forbidden:
+        assert text not in family_texts, text
+
+
+async def test_the_family_member_checks_on_their_own_week(bot: Harness) -> None:
+    await invite(bot)
+    await weekly_note(bot)
+    [reply] = await bot.tap(MUM, "Hard")
+    assert reply.startswith("Yorisoi Hotline 0120-279-338")
+    assert "you deserve support too" in reply
+
+
+async def test_changing_and_ending_sharing_from_privacy(bot: Harness) -> None:
+    token = await invite(bot)
+    await accept(bot, token, "Whether I checked in this week")
+    [view] = await bot.send(KEN, "/privacy")
+    assert "Mum sees: Whether I checked in this week" in view
+    await bot.tap(KEN, "Change what Mum sees")
+    await bot.tap(KEN, "Nothing")
+    [view] = await bot.send(KEN, "/privacy")
+    assert "Mum sees: Nothing" in view
+    [removed] = await bot.tap(KEN, "Stop sharing with Mum")
+    assert removed == bot.t("share.removed", name="Mum")
+    assert bot.api.last(MUM).text == bot.t("family.sharing_ended", label="Ken")
+    assert await count(bot, FamilyLink) == 0
+    assert bot.t("family.weekly.no_links") in await weekly_note(bot)
+
+
+async def test_a_forged_share_button_touches_nobody(bot: Harness) -> None:
+    token = await invite(bot)
+    await accept(bot, token, "Nothing")
+    await onboard(bot, STRANGER)
+    async with bot.services.sessions() as session:
+        [link] = (await session.scalars(select(FamilyLink))).all()
+    assert await bot.tap_data(STRANGER, f"sh:{link.id}:count_level", message_id=1) == [bot.t("button.stale")]
+    assert await bot.tap_data(STRANGER, f"fr:{link.id}", message_id=1) == [bot.t("button.stale")]
+    async with bot.services.sessions() as session:
+        assert (await session.get(FamilyLink, link.id)).share == "none"
+
+
+async def write_note(bot: Harness, text: str) -> list[str]:
+    await bot.send(MUM, "/family")
+    await bot.tap(MUM, "Write a note")
+    await bot.tap(MUM, "Ken")
+    return await bot.send(MUM, text)
+
+
+async def test_a_note_comes_with_the_next_hello_after_asking_once(bot: Harness) -> None:
+    token = await invite(bot)
+    await accept(bot, token, "Nothing")
+    await bot.tap(KEN, "OK")
+    await bot.tap(KEN, "Looks good")
+    sent = len(bot.api.messages(KEN))
+    assert await write_note(bot, "Dinner is in the fridge.") == [bot.t("family.note_saved", label="Ken")]
+    assert len(bot.api.messages(KEN)) == sent  # never a sudden message
+    await to_next_hello(bot)
+    hello = bot.api.last(KEN)
+    assert bot.t("notes.ask", name="Mum") in hello.text and "Dinner" not in hello.text
+    assert await bot.tap(KEN, "Show me") == ["A note from Mum: Dinner is in the fridge."]
+    await write_note(bot, "See you at breakfast.")
+    await to_next_hello(bot)
+    assert "A note from Mum: See you at breakfast." in bot.api.last(KEN).text
+    assert await count(bot, FamilyNote) == 0  # delivered notes are not kept
+
+
+async def test_a_note_refused(bot: Harness) -> None:
+    token = await invite(bot)
+    await accept(bot, token, "Nothing")
+    await bot.tap(KEN, "OK")
+    await bot.tap(KEN, "Looks good")
+    await write_note(bot, "Thinking of you.")
+    await to_next_hello(bot)
+    assert await bot.tap(KEN, "No notes, thanks") == [bot.t("notes.off")]
+    assert bot.api.last(MUM).text == bot.t("family.notes_off", label="Ken")
+    assert await count(bot, FamilyNote) == 0
+    assert await write_note(bot, "One more?") == [bot.t("family.notes_off", label="Ken")]
+
+
+async def test_notes_cannot_carry_a_way_out_of_the_bot(bot: Harness) -> None:
+    token = await invite(bot)
+    await accept(bot, token, "Nothing")
+    assert await write_note(bot, "call me 090-1234-5678") == [bot.t("note.refused.phone")]
+    assert await bot.send(MUM, "see https://example.org") == [bot.t("note.refused.link")]
+    assert await bot.send(MUM, "Warm soup tonight.") == [bot.t("family.note_saved", label="Ken")]
+
+
+async def test_a_family_member_who_is_also_a_participant(bot: Harness) -> None:
+    await onboard(bot, MUM)
+    await invite(bot)
+    assert (await bot.participant(MUM)).status == "active"
+    await to_next_hello(bot, MUM)
+    assert "I'm here" in bot.api.last(MUM).button_texts
+    note = await weekly_note(bot)
+    assert bot.t("family.weekly.no_links") in note
+    assert await bot.send(MUM, "/tips") == [bot.t("family.tip.2")]
