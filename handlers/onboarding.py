@@ -166,6 +166,9 @@ async def settings_answer(turn: Turn) -> list[Out]:
             return await _finish(turn, participant)
         participant.awaiting = None
         return [Edit(turn.t("settings.saved", lines=views.settings_lines(turn.t, participant)))]
+    if what == "family" and value is None:
+        text, markup = family.family_panel(turn.t, await repo.links_of_participant(turn.session, participant.id))
+        return [Send(text, markup)]
     if value is None:
         menus = {
             "lang": views.language_choice,

@@ -86,6 +86,7 @@ def settings_menu(t: Translator, participant: Participant) -> tuple[str, InlineK
         _button(t("settings.tasks"), "set:tasks"),
         _button(t("settings.level"), "set:lvl"),
         _button(t("settings.group"), "set:grp"),
+        _button(t("settings.family"), "set:family"),
     ]
     keyboard = _rows(buttons, 2) + [[_button(t("settings.done"), "set:done")]]
     return t("settings", lines=settings_lines(t, participant)), InlineKeyboardMarkup(keyboard)

