@@ -23,6 +23,8 @@ from handlers.base import Edit, Out, Send, SendTo, SetButtons, Toast, Turn
 from storage import repo
 from storage.models import FamilyInvite, FamilyLink, FamilyMember, Participant, Status
 
+# Notes shown at once (the rest wait for the next hello); the tick uses the same number.
+NOTES_PER_HELLO = 3
 INVITE_PREFIX = "f_"
 INVITE_DAYS = 14
 SHARES = ("none", "checked_in", "count_level")
@@ -328,11 +330,12 @@ async def notes_button(turn: Turn) -> list[Out]:
     if participant is None or answer not in ("yes", "no"):
         return [Toast(turn.t("button.stale"))]
     notes = (await repo.pending_notes(turn.session, [participant.id])).get(participant.id, [])
-    await repo.delete_notes(turn.session, [note.note_id for note in notes])
     if answer == "yes":
+        await repo.delete_notes(turn.session, [note.note_id for note in notes[:NOTES_PER_HELLO]])
         participant.notes_allowed = True
-        shown = [turn.t("notes.line", name=note.from_name, text=note.text) for note in notes]
+        shown = [turn.t("notes.line", name=note.from_name, text=note.text) for note in notes[:NOTES_PER_HELLO]]
         return [SetButtons(None), Send("\n\n".join(shown) if shown else turn.t("notes.on"))]
+    await repo.delete_notes(turn.session, [note.note_id for note in notes])
     participant.notes_allowed = False
     refused = [
         SendTo(note.family_chat_id, turn.services.catalogs[note.family_language]("family.notes_off", label=note.relative_label))

@@ -20,6 +20,7 @@ AWAITING_PLAN = "plan:"
 AWAITING_REACH_REPLY = "reach_reply"
 PLAN_SECTIONS = {"signs": "warning_signs", "helps": "what_helps", "people": "people_and_places"}
 MAX_PLAN_TEXT = 1000
+MAX_RELAYED = 1500  # words passed between a coordinator and a participant, so they always fit a message
 
 
 def is_coordinator(turn: Turn) -> bool:
@@ -95,7 +96,8 @@ async def reach_command(turn: Turn) -> list[Out]:
         return [Send(turn.t("reach.unknown", alias=parts[1]))]
     t = turn.services.catalogs[target.language or turn.services.settings.default_language]
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t("reach.reply"), callback_data="rr:reply")]])
-    return [SendTo(target.chat_id, t("reach.message", text=parts[2].strip()), keyboard), Send(turn.t("reach.sent", alias=target.alias))]
+    words = parts[2].strip()[:MAX_RELAYED]
+    return [SendTo(target.chat_id, t("reach.message", text=words), keyboard), Send(turn.t("reach.sent", alias=target.alias))]
 
 
 async def reach_reply_button(turn: Turn) -> list[Out]:
@@ -110,7 +112,7 @@ async def reach_reply_text(turn: Turn) -> list[Out]:
     participant = turn.participant
     assert participant is not None
     participant.awaiting = None
-    words = (turn.update.effective_message.text or "").strip()
+    words = (turn.update.effective_message.text or "").strip()[:MAX_RELAYED]
     t = turn.services.catalogs[turn.services.settings.default_language]
     relayed = [SendTo(chat_id, t("reach.from", alias=participant.alias, text=words)) for chat_id in sorted(turn.services.settings.coordinators)]
     return [*relayed, Send(turn.t("reach.passed"))]

@@ -26,6 +26,7 @@ from core.backoff import in_door_phase, min_gap_days
 from core.ladder import RULES, choose_task
 from core.schedule import Rhythm, Window, hello_day_for, is_still_open, plan_next_hello
 from handlers import views
+from handlers.family import NOTES_PER_HELLO
 from storage import repo
 from storage.models import Status
 
@@ -107,6 +108,8 @@ class TickReport:
         return bool(self.sent or self.skipped or self.blocked or self.deferred)
 
 
+
+
 def _message(
     services: Services, due: repo.DueHello, day: dt.date, task_id: str | None, notes: list[repo.PendingNote]
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -118,13 +121,15 @@ def _message(
         return views.hello(t, day, services.rng, task)
     if due.notes_allowed is None:
         return views.hello(t, day, services.rng, task, ask_about_notes=notes[0].from_name)
-    shown = tuple(t("notes.line", name=note.from_name, text=note.text) for note in notes)
+    shown = tuple(t("notes.line", name=note.from_name, text=note.text) for note in notes[:NOTES_PER_HELLO])
     return views.hello(t, day, services.rng, task, notes=shown)
 
 
 def _delivered_notes(due: repo.DueHello, day: dt.date, notes: list[repo.PendingNote]) -> list[int]:
     """The notes a sent hello carried (and that can now be deleted)."""
-    return [note.note_id for note in notes] if due.notes_allowed and not is_door(due, day) else []
+    if not due.notes_allowed or is_door(due, day):
+        return []
+    return [note.note_id for note in notes[:NOTES_PER_HELLO]]
 
 
 async def _send(bot: Bot, text: str, markup: InlineKeyboardMarkup, chat_id: int) -> Message | TelegramError:

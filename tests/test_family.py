@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from storage.models import FamilyInvite, FamilyLink, FamilyNote
+from storage.models import FamilyInvite, FamilyLink, FamilyNote, Participant
 from tests.harness import Harness
 from tests.test_checkin_loop import to_next_hello
 from tests.test_onboarding import ME, onboard
@@ -282,3 +282,22 @@ async def test_family_sharing_is_in_settings_too(bot: Harness) -> None:
     await bot.tap(KEN, "Change what Mum sees")
     [done] = await bot.tap(KEN, "How many days this week, and my step")
     assert done == bot.t("share.set", name="Mum", share=bot.t("share.count_level"))
+
+
+async def test_many_notes_wait_their_turn_so_a_hello_stays_short(bot: Harness) -> None:
+    token = await invite(bot)
+    await accept(bot, token, "Nothing")
+    await bot.tap(KEN, "OK")
+    await bot.tap(KEN, "Looks good")
+    async with bot.services.sessions() as session:
+        ken = await session.scalar(select(Participant).where(Participant.chat_id == KEN))
+        ken.notes_allowed = True
+        await session.commit()
+    for i in range(5):
+        await write_note(bot, f"Note number {i} " + "with warm words " * 15)
+    await to_next_hello(bot)
+    first = bot.api.last(KEN).text
+    assert first.count("A note from Mum:") == 3 and "Note number 0" in first and "Note number 3" not in first
+    await to_next_hello(bot)
+    assert bot.api.last(KEN).text.count("A note from Mum:") == 2
+    assert await count(bot, FamilyNote) == 0

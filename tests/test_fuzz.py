@@ -60,7 +60,12 @@ MAX_TEXT = 4096
 REPLIES = ("sendMessage", "sendDocument")  # /mydata answers with a file
 MAX_CALLBACK_BYTES = 64
 
-EXAMPLES = 150
+# Known bug (reported, tests at the end of this file): words relayed between a coordinator and a
+# person are not shortened, so near Telegram's 4096-character limit the relayed message is too
+# long and the handler raises. Only words that are relayed are cut to this length; nothing else.
+KNOWN_BUG_RELAY_LIMIT = 3500
+
+EXAMPLES = 1500
 MAX_STEPS = 40
 
 
@@ -369,6 +374,11 @@ class Script:
             messages = messages[-1:]
         return [(m, b.callback_data) for m in messages for row in m.buttons for b in row if b.callback_data]
 
+    async def _relayed(self, user: int) -> bool:
+        """Whether the person's next words go to the coordinators (they tapped "Reply")."""
+        participant = await self.harness.participant(user)
+        return getattr(participant, "awaiting", None) == "reach_reply"
+
     # -- feeding ----------------------------------------------------------------------------
 
     async def _message(self, update: dict[str, Any], user: int, step: Step) -> None:
@@ -415,7 +425,10 @@ class Script:
     async def run(self, step: Step) -> None:
         now = self.now()
         if isinstance(step, Text):
-            update = text_update(step.user, step.text, first_name=step.first_name, language_code=step.language or "en", date=now)
+            text = step.text
+            if await self._relayed(step.user):
+                text = text[:KNOWN_BUG_RELAY_LIMIT]  # see test_known_bug_an_overlong_reply_to_a_coordinator
+            update = text_update(step.user, text, first_name=step.first_name, language_code=step.language or "en", date=now)
             await self._message(_realistic_entities(_with_language(update, "message", step.language)), step.user, step)
         elif isinstance(step, Command):
             text = "/" + step.command + (f"@{step.mention}" if step.mention else "") + (f" {step.args}" if step.args else "")
@@ -462,7 +475,8 @@ class Script:
         elif isinstance(step, Reach):
             participant = await self.harness.participant(step.target)
             alias = getattr(participant, "alias", None) if step.real_alias else None
-            text = f"/reach {alias or 'nobody-here'} {step.words}"
+            words = step.words[:KNOWN_BUG_RELAY_LIMIT]  # see test_known_bug_an_overlong_reach_message
+            text = f"/reach {alias or 'nobody-here'} {words}"
             update = text_update(COORDINATOR, text, language_code="en", date=now)
             await self._message(_realistic_entities(update), COORDINATOR, step)
         elif isinstance(step, Wait):
@@ -622,7 +636,7 @@ processed_updates: list[int] = []
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=True,
+    derandomize=False,
     database=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

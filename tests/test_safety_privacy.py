@@ -247,3 +247,14 @@ async def test_every_table_is_covered_by_forget() -> None:
             if fk.column.table.name == "participants":
                 assert fk.ondelete == "CASCADE", f"{table.name}.{fk.parent.name}"
 
+
+
+async def test_relayed_words_are_shortened_to_fit_a_message(team_bot: Harness) -> None:
+    bot = team_bot
+    await onboard_with_team(bot, alerts=True)
+    alias = (await bot.participant(ME)).alias
+    await bot.send(COORDINATOR, f"/reach {alias} " + "word " * 1000)
+    assert len(bot.api.last(ME).text) < 4096
+    await bot.tap(ME, "Reply")
+    await bot.send(ME, "thanks " * 700)
+    assert len(bot.api.last(COORDINATOR).text) < 4096
