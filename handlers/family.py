@@ -64,8 +64,7 @@ async def _member(turn: Turn, create: bool) -> FamilyMember | None:
             or turn.services.settings.default_timezone,
             created_at=turn.now,
         )
-        turn.session.add(member)
-        await turn.session.flush()
+        await repo.add(turn.session, member)
     return member
 
 
@@ -99,7 +98,8 @@ def _next_weekly(turn: Turn, member: FamilyMember) -> dt.datetime:
 async def _new_invite(turn: Turn, member: FamilyMember, label: str) -> list[Out]:
     t = _family_t(turn, member)
     token = secrets.token_urlsafe(24)
-    turn.session.add(
+    await repo.add(
+        turn.session,
         FamilyInvite(
             family_member_id=member.id,
             relative_label=label,
@@ -128,7 +128,7 @@ async def family_text(turn: Turn, member: FamilyMember) -> list[Out]:
         member.awaiting = None
         return await _new_invite(turn, member, words)
     link_id = int(awaiting.removeprefix(AWAITING_NOTE))
-    link = await turn.session.get(FamilyLink, link_id)
+    link = await repo.family_link(turn.session, link_id)
     member.awaiting = None
     if link is None or link.family_member_id != member.id:
         return [Send(t("family.note_no_link"))]
@@ -136,7 +136,7 @@ async def family_text(turn: Turn, member: FamilyMember) -> list[Out]:
     if refusal is not None:
         member.awaiting = awaiting  # let them write it again
         return [Send(t(f"note.refused.{refusal}"))]
-    participant = await turn.session.get(Participant, link.participant_id)
+    participant = await repo.participant(turn.session, link.participant_id)
     if participant is not None and participant.notes_allowed is False:
         return [Send(t("family.notes_off", label=link.relative_label))]
     await repo.add_note(turn.session, link.id, words, turn.now)
@@ -162,7 +162,7 @@ async def family_button(turn: Turn) -> list[Out]:
         buttons = [[_button(link.relative_label, f"fm:note:{link.id}")] for link in links]
         return [Send(t("family.note_whom"), InlineKeyboardMarkup(buttons))]
     if action == "note" and len(parts) == 3 and parts[2].isdigit():
-        link = await turn.session.get(FamilyLink, int(parts[2]))
+        link = await repo.family_link(turn.session, int(parts[2]))
         if link is None or link.family_member_id != member.id:
             return [Toast(t("button.stale"))]
         member.awaiting = AWAITING_NOTE + str(link.id)
@@ -230,7 +230,7 @@ async def invite_start(turn: Turn, token: str) -> list[Out]:
     invite = await _open_invite(turn, token)
     if invite is None:
         return [Send(turn.t("invite.unusable"))]
-    member = await turn.session.get(FamilyMember, invite.family_member_id)
+    member = await repo.family_member(turn.session, invite.family_member_id)
     if member.chat_id == turn.update.effective_chat.id:
         return [Send(turn.t("invite.own"))]
     keyboard = InlineKeyboardMarkup(
@@ -249,7 +249,7 @@ async def invite_answer(turn: Turn) -> list[Out]:
     invite = await _open_invite(turn, parts[1])
     if invite is None:
         return [Edit(turn.t("invite.unusable"))]
-    member = await turn.session.get(FamilyMember, invite.family_member_id)
+    member = await repo.family_member(turn.session, invite.family_member_id)
     if member.chat_id == turn.update.effective_chat.id:
         return [Toast(turn.t("invite.own"))]
     ft = _family_t(turn, member)
@@ -266,8 +266,7 @@ async def invite_answer(turn: Turn) -> list[Out]:
     link = await repo.link(turn.session, member.id, participant.id)
     if link is None:
         link = FamilyLink(family_member_id=member.id, participant_id=participant.id, relative_label=invite.relative_label, created_at=turn.now)
-        turn.session.add(link)
-        await turn.session.flush()
+        await repo.add(turn.session, link)
     outs: list[Out] = [
         Edit(turn.t("invite.accepted", name=member.display_name) + "\n\n" + turn.t("share.ask", name=member.display_name), share_keyboard(turn.t, link.id)),
         SendTo(member.chat_id, ft("family.accepted", label=invite.relative_label)),
@@ -285,7 +284,7 @@ async def _own_link(turn: Turn, link_id: str) -> FamilyLink | None:
     """A link of the person tapping, or None (a forged or foreign button)."""
     if turn.participant is None or not link_id.isdigit():
         return None
-    link = await turn.session.get(FamilyLink, int(link_id))
+    link = await repo.family_link(turn.session, int(link_id))
     return link if link is not None and link.participant_id == turn.participant.id else None
 
 
@@ -295,7 +294,7 @@ async def share_button(turn: Turn) -> list[Out]:
     if link is None or parts[2] not in SHARES:
         return [Toast(turn.t("button.stale"))]
     link.share = parts[2]
-    member = await turn.session.get(FamilyMember, link.family_member_id)
+    member = await repo.family_member(turn.session, link.family_member_id)
     return [Edit(turn.t("share.set", name=member.display_name, share=turn.t(f"share.{link.share}")))]
 
 
@@ -304,7 +303,7 @@ async def share_change_button(turn: Turn) -> list[Out]:
     link = await _own_link(turn, parts[1]) if len(parts) == 2 else None
     if link is None:
         return [Toast(turn.t("button.stale"))]
-    member = await turn.session.get(FamilyMember, link.family_member_id)
+    member = await repo.family_member(turn.session, link.family_member_id)
     return [Send(turn.t("share.ask", name=member.display_name), share_keyboard(turn.t, link.id))]
 
 
@@ -314,8 +313,8 @@ async def remove_button(turn: Turn) -> list[Out]:
     link = await _own_link(turn, parts[1]) if len(parts) == 2 else None
     if link is None:
         return [Toast(turn.t("button.stale"))]
-    member = await turn.session.get(FamilyMember, link.family_member_id)
-    await turn.session.delete(link)
+    member = await repo.family_member(turn.session, link.family_member_id)
+    await repo.remove(turn.session, link)
     ft = _family_t(turn, member)
     return [
         Send(turn.t("share.removed", name=member.display_name)),

@@ -164,7 +164,7 @@ async def plan_text(turn: Turn) -> list[Out]:
     plan = await repo.safety_plan(turn.session, participant.id)
     if plan is None:
         plan = SafetyPlan(participant_id=participant.id, updated_at=turn.now)
-        turn.session.add(plan)
+        await repo.add(turn.session, plan)
     setattr(plan, PLAN_SECTIONS[section], words or None)
     plan.updated_at = turn.now
     return [Send(turn.t("plan.saved") + "\n\n" + _plan_text(turn.t, plan), _plan_keyboard(turn.t))]

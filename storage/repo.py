@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ladder import Outcome, TaskResult
 from storage.models import (
+    Base,
     CheckIn,
     FamilyInvite,
     FamilyLink,
@@ -420,3 +421,25 @@ async def claim_family_due(
         return []
     rows = await session.scalars(select(FamilyMember).where(FamilyMember.id.in_(ids)).execution_options(populate_existing=True))
     return list(rows)
+
+
+async def family_member(session: AsyncSession, member_id: int) -> FamilyMember | None:
+    return await session.get(FamilyMember, member_id)
+
+
+async def family_link(session: AsyncSession, link_id: int) -> FamilyLink | None:
+    return await session.get(FamilyLink, link_id)
+
+
+async def participant(session: AsyncSession, participant_id: int) -> Participant | None:
+    return await session.get(Participant, participant_id)
+
+
+async def add(session: AsyncSession, row: Base) -> None:
+    """Store a new row now (its id is known afterwards)."""
+    session.add(row)
+    await session.flush()
+
+
+async def remove(session: AsyncSession, row: Base) -> None:
+    await session.delete(row)
