@@ -15,15 +15,15 @@ async def _privacy_view(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
     participant = turn.participant
     assert participant is not None
     alerts = participant.crisis_alerts
+    team = bool(turn.services.settings.coordinators)
     family_text, family_buttons = family_panel(turn.t, await repo.links_of_participant(turn.session, participant.id))
-    text = turn.t(
-        "privacy.now",
-        family=family_text,
-        alerts=turn.t("privacy.alerts_on" if alerts else "privacy.alerts_off"),
-    )
-    toggle = "pv:alerts:off" if alerts else "pv:alerts:on"
-    label = turn.t("privacy.turn_alerts_off" if alerts else "privacy.turn_alerts_on")
-    rows = [*(family_buttons.inline_keyboard if family_buttons else ()), [InlineKeyboardButton(label, callback_data=toggle)]]
+    state = "privacy.alerts_none" if not team else "privacy.alerts_on" if alerts else "privacy.alerts_off"
+    text = turn.t("privacy.now", family=family_text, alerts=turn.t(state))
+    rows = list(family_buttons.inline_keyboard if family_buttons else ())
+    if team:  # the choice only means something where a support team is connected
+        toggle = "pv:alerts:off" if alerts else "pv:alerts:on"
+        label = turn.t("privacy.turn_alerts_off" if alerts else "privacy.turn_alerts_on")
+        rows.append([InlineKeyboardButton(label, callback_data=toggle)])
     return text, InlineKeyboardMarkup(rows)
 
 

@@ -147,14 +147,22 @@ async def test_the_safety_plan_is_private_and_comes_with_a_crisis_reply(bot: Har
     assert "People and places: my aunt, the library" in reply
 
 
-async def test_privacy_shows_who_sees_what_and_changes_alerts(bot: Harness) -> None:
-    await onboard(bot)
+async def test_privacy_shows_who_sees_what_and_changes_alerts(team_bot: Harness) -> None:
+    bot = team_bot
+    await onboard_with_team(bot, alerts=False)
     [view] = await bot.send(ME, "/privacy")
     assert "Family members: none." in view and "coordinator may be told your alias: no" in view
     [view] = await bot.tap(ME, "Let a coordinator know in a crisis")
     assert "coordinator may be told your alias: yes" in view
     assert (await bot.participant(ME)).crisis_alerts is True
     assert await bot.send(2002, "/privacy") == [bot.t("privacy.nothing")]
+
+
+async def test_without_a_support_team_privacy_offers_no_alert_switch(bot: Harness) -> None:
+    await onboard(bot)
+    [view] = await bot.send(ME, "/privacy")
+    assert "coordinator may be told your alias: no support team is connected to this bot" in view
+    assert bot.api.last(ME).buttons == []
 
 
 async def test_mydata_sends_everything_as_readable_json(bot: Harness) -> None:
