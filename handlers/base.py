@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -95,6 +96,14 @@ class Turn:
 
 
 HandlerFn = Callable[[Turn], Awaitable[list[Out]]]
+
+_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+def small_number(text: str) -> int | None:
+    """A plain ASCII number from callback data, or None. (str.isdigit() also accepts "²", which
+    int() refuses, and an id too large for the database column would fail the query.)"""
+    return int(text) if _NUMBER.fullmatch(text) else None
 
 
 def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:

@@ -19,7 +19,7 @@ from bot.i18n import Translator, guess_language
 from core.schedule import Window, plan_weekly
 from core.textfilter import check_note
 from handlers import views
-from handlers.base import Edit, Out, Send, SendTo, SetButtons, Toast, Turn
+from handlers.base import Edit, Out, Send, SendTo, SetButtons, Toast, Turn, small_number
 from storage import repo
 from storage.models import FamilyInvite, FamilyLink, FamilyMember, Participant, Status
 
@@ -161,8 +161,8 @@ async def family_button(turn: Turn) -> list[Out]:
             return [Send(t("family.note_no_link"))]
         buttons = [[_button(link.relative_label, f"fm:note:{link.id}")] for link in links]
         return [Send(t("family.note_whom"), InlineKeyboardMarkup(buttons))]
-    if action == "note" and len(parts) == 3 and parts[2].isdigit():
-        link = await repo.family_link(turn.session, int(parts[2]))
+    if action == "note" and len(parts) == 3 and small_number(parts[2]) is not None:
+        link = await repo.family_link(turn.session, small_number(parts[2]))
         if link is None or link.family_member_id != member.id:
             return [Toast(t("button.stale"))]
         member.awaiting = AWAITING_NOTE + str(link.id)
@@ -170,8 +170,8 @@ async def family_button(turn: Turn) -> list[Out]:
     if action == "time" and len(parts) == 2:
         buttons = [[_button(t(f"weekday.{d}"), f"fm:time:{d}")] for d in range(7)]
         return [Send(t("family.time_day"), InlineKeyboardMarkup(buttons))]
-    if action == "time" and len(parts) == 3 and parts[2].isdigit() and int(parts[2]) in range(7):
-        member.note_weekday = int(parts[2])
+    if action == "time" and len(parts) == 3 and small_number(parts[2]) in range(7):
+        member.note_weekday = small_number(parts[2])
         buttons = [[_button(views.window_label(t, w), f"fm:win:{w}")] for w in Window]
         return [Edit(t("family.time_window"), InlineKeyboardMarkup(buttons))]
     if action == "win" and len(parts) == 3 and parts[2] in {w.value for w in Window}:
@@ -282,9 +282,9 @@ def share_keyboard(t: Translator, link_id: int) -> InlineKeyboardMarkup:
 
 async def _own_link(turn: Turn, link_id: str) -> FamilyLink | None:
     """A link of the person tapping, or None (a forged or foreign button)."""
-    if turn.participant is None or not link_id.isdigit():
+    if turn.participant is None or small_number(link_id) is None:
         return None
-    link = await repo.family_link(turn.session, int(link_id))
+    link = await repo.family_link(turn.session, small_number(link_id))
     return link if link is not None and link.participant_id == turn.participant.id else None
 
 

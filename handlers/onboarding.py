@@ -13,7 +13,7 @@ from core.alias import make_alias
 from core.ladder import GROUP_LEVEL, LEVELS
 from core.schedule import Rhythm, Window, hello_day_for
 from handlers import family, views
-from handlers.base import Edit, Out, Send, Toast, Turn
+from handlers.base import Edit, Out, Send, Toast, Turn, small_number
 from schedules.planning import activate, replan, zone_of
 from storage import repo
 from storage.models import Participant, Status
@@ -196,11 +196,11 @@ async def settings_answer(turn: Turn) -> list[Out]:
         participant.rhythm = value
     elif what == "tasks" and value in ("on", "off"):
         participant.wants_tasks = value == "on"
-    elif what == "lvl" and value.isdigit() and int(value) in LEVELS:
-        if int(value) == GROUP_LEVEL and not participant.group_opt_in:
+    elif what == "lvl" and small_number(value) in LEVELS:
+        if small_number(value) == GROUP_LEVEL and not participant.group_opt_in:
             # Group activities need an opt-in of their own, asked plainly before the step is taken.
             return [Edit(*views.group_choice(turn.t, then_level=True))]
-        _set_level(turn, participant, int(value))
+        _set_level(turn, participant, small_number(value))
     elif what == "grp" and value in ("on", "on5", "off"):
         participant.group_opt_in = value != "off"
         if value == "on5":

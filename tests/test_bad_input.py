@@ -47,7 +47,12 @@ async def test_an_edited_message_changes_nothing_and_breaks_nothing(bot: Harness
 
 @pytest.mark.parametrize(
     "data",
-    ["h:29990101:here", "h:20260302:explode", "h:notadate:here", "zzz", "set:win:midnight", "set:lang:fr", "p:year", "c:maybe", ""],
+    [
+        "h:29990101:here", "h:20260302:explode", "h:notadate:here", "zzz", "set:win:midnight", "set:lang:fr",
+        "p:year", "c:maybe", "", "set:lvl:²", "set:lvl:99999999999999999999", "sh:²:none",
+        "fr:99999999999999999999", "sc:-1", "fm:note:⁰", "t:20260302:l0-sky:done", "r:20260302:x:11",
+        "e:maybe", "nt:maybe", "pl:everything", "pv:alerts:loud", "f:perhaps", "cr:dance",
+    ],
 )
 async def test_forged_or_stale_buttons_do_nothing(bot: Harness, data: str) -> None:
     await onboard(bot)

@@ -301,3 +301,10 @@ async def test_many_notes_wait_their_turn_so_a_hello_stays_short(bot: Harness) -
     await to_next_hello(bot)
     assert bot.api.last(KEN).text.count("A note from Mum:") == 2
     assert await count(bot, FamilyNote) == 0
+
+
+async def test_a_guessed_invitation_button_does_nothing(bot: Harness) -> None:
+    await invite(bot)
+    assert await bot.tap_data(STRANGER, "iv:guessed-token:yes", message_id=1) == [bot.t("invite.unusable")]
+    assert await count(bot, FamilyLink) == 0
+    assert await bot.participant(STRANGER) is None
