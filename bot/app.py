@@ -34,6 +34,7 @@ def build_application(
     catalogs: Catalogs | None = None,
     tasks: TaskCatalog | None = None,
     engine: AsyncEngine | None = None,
+    updater: bool = True,
 ) -> Application:
     """Everything wired together. Tests and `bot try` pass a fake Bot API and a fake clock."""
     if not settings.telegram_bot_token:
@@ -53,6 +54,8 @@ def build_application(
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    if not updater:  # webhook mode: updates arrive through bot.webhook, not by polling
+        builder = builder.updater(None)
     application = builder.build()
     engine = engine or create_engine(settings.database_url)
     application.bot_data[SERVICES_KEY] = Services(

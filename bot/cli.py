@@ -36,7 +36,19 @@ QUIET_LIBRARIES = {
     "aiosqlite": logging.WARNING,  # at DEBUG: every statement with its parameters
     "asyncpg": logging.WARNING,
     "apscheduler": logging.WARNING,  # at INFO: every run of the tick
+    "uvicorn.access": logging.WARNING,  # at INFO: every request line
 }
+
+
+NO_WEBHOOK = """\
+Webhook mode needs two more settings (in the environment or .env):
+
+  KOMOREBI_WEBHOOK_URL=https://your.host/telegram   the public HTTPS address Telegram posts to
+  KOMOREBI_WEBHOOK_SECRET=...                        1-256 characters of A-Z, a-z, 0-9, _ and -
+
+The bot listens on KOMOREBI_WEBHOOK_LISTEN:KOMOREBI_WEBHOOK_PORT (default 0.0.0.0:8080); put a
+TLS-terminating proxy in front of it.
+"""
 
 
 def configure_logging(level: str) -> None:
@@ -72,6 +84,18 @@ def _run(args: argparse.Namespace) -> int:
 
     from bot.app import build_application
 
+    if args.webhook:
+        if not settings.webhook_url or not settings.webhook_secret:
+            print(NO_WEBHOOK, file=sys.stderr)
+            return 2
+        import uvicorn
+
+        from bot.webhook import create_web_app
+
+        application = build_application(settings, updater=False)
+        web = create_web_app(application)
+        uvicorn.run(web, host=settings.webhook_listen, port=settings.webhook_port, log_config=None)
+        return 0
     application = build_application(settings)
     logging.getLogger("komorebi").info("starting with long polling")
     application.run_polling(allowed_updates=Update.ALL_TYPES)
@@ -117,6 +141,11 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m bot", description="Komorebi, a gentle check-in bot for Telegram.")
     commands = root.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the bot with long polling (needs TELEGRAM_BOT_TOKEN)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="take updates by webhook instead (needs KOMOREBI_WEBHOOK_URL and KOMOREBI_WEBHOOK_SECRET)",
+    )
     run.set_defaults(func=_run)
     migrate = commands.add_parser("migrate", help="bring the database schema up to date, then exit")
     migrate.set_defaults(func=_migrate)

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     coordinators: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), validation_alias="KOMOREBI_COORDINATORS"
     )
+    webhook_url: str | None = Field(default=None, validation_alias="KOMOREBI_WEBHOOK_URL")
+    webhook_secret: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$", validation_alias="KOMOREBI_WEBHOOK_SECRET"
+    )
+    webhook_listen: str = Field(default="0.0.0.0", validation_alias="KOMOREBI_WEBHOOK_LISTEN")
+    webhook_port: int = Field(default=8080, ge=1, le=65535, validation_alias="KOMOREBI_WEBHOOK_PORT")
     tick_seconds: float = Field(default=20.0, gt=0, validation_alias="KOMOREBI_TICK_SECONDS")
     log_level: str = Field(default="INFO", validation_alias="KOMOREBI_LOG_LEVEL")
 

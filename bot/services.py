@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.config import Settings
 from bot.content import TaskCatalog
 from bot.i18n import Catalogs
+from bot.metrics import Metrics
 from core.clock import Clock
 from core.crisis import CrisisDetector
 
@@ -28,6 +29,7 @@ class Services:
     crisis: CrisisDetector
     helplines: dict[str, str]
     rng: random.Random = field(default_factory=random.Random)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class Context(CallbackContext[ExtBot, dict, dict, dict]):

@@ -24,6 +24,14 @@ async def answer_day(turn: Turn, participant: Participant) -> dt.date:
     return hello_day_for(turn.now, Window(participant.window), zone)
 
 
+async def count_day(turn: Turn, participant: Participant, day: dt.date, source: str) -> bool:
+    """Count `day` as a day the participant showed up; False if it already was (a double tap)."""
+    counted = await repo.add_checkin(turn.session, participant.id, day, turn.now, source)
+    if counted:
+        turn.services.metrics.checkins.inc()
+    return counted
+
+
 def _parse_hello_button(data: str) -> tuple[dt.date, str] | None:
     parts = data.split(":")
     if len(parts) != 3 or parts[2] not in views.HELLO_ANSWERS:
@@ -45,7 +53,7 @@ async def hello_button(turn: Turn) -> list[Out]:
     if not await repo.hello_exists(turn.session, participant.id, day):
         return [Toast(turn.t("button.stale"))]
     target = await answer_day(turn, participant)
-    counted = await repo.add_checkin(turn.session, participant.id, target, turn.now, answer)
+    counted = await count_day(turn, participant, target, answer)
     if not counted and answer != "pause":
         return [Toast(turn.t("checkin.already"))]
     # The hello is answered: its buttons go; a task on the same message stays open until the next hello.
@@ -73,7 +81,7 @@ async def _count_contact(turn: Turn, source: str, counted_key: str) -> list[Out]
     if participant.status == Status.STOPPED:
         return [Send(turn.t("stopped.reminder"))]
     day = await answer_day(turn, participant)
-    counted = await repo.add_checkin(turn.session, participant.id, day, turn.now, source)
+    counted = await count_day(turn, participant, day, source)
     return [Send(turn.t(counted_key if counted else "checkin.text_again"))]
 
 

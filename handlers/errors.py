@@ -32,6 +32,8 @@ async def on_error(update: object, context: Context) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     # Only the type, the update id and the traceback: no message text, names or usernames.
     log.error("error while handling update %s: %s", update_id, type(error).__name__, exc_info=error)
+    if isinstance(error, TelegramError):
+        context.services.metrics.telegram_errors.labels(type(error).__name__).inc()
     if not isinstance(update, Update) or update.effective_chat is None or isinstance(error, Forbidden):
         return
     services = context.services

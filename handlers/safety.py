@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Translator
 from handlers.base import Out, Send, SendTo, SetButtons, Toast, Turn
-from handlers.checkin import COUNTED, answer_day
+from handlers.checkin import COUNTED, answer_day, count_day
 from storage import repo
 from storage.models import Participant, SafetyPlan, Status
 
@@ -61,7 +61,7 @@ async def crisis_reply(turn: Turn) -> list[Out]:
         text += "\n\n" + _plan_text(turn.t, plan)
     outs: list[Out] = [Send(text, _crisis_keyboard(turn.t))]
     if participant is not None and participant.status in COUNTED:
-        await repo.add_checkin(turn.session, participant.id, await answer_day(turn, participant), turn.now, "text")
+        await count_day(turn, participant, await answer_day(turn, participant), "text")
     if participant is not None and participant.crisis_alerts and participant.alias:
         outs += _alerts(turn, participant, "alert.match")
     return outs

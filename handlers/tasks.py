@@ -8,7 +8,7 @@ from core.ladder import GROUP_LEVEL, RULES, Outcome, choose_task, is_steady, may
 from core.schedule import Window, hello_day_for
 from handlers import views
 from handlers.base import Edit, Out, Send, SetButtons, Toast, Turn
-from handlers.checkin import COUNTED, answer_day
+from handlers.checkin import COUNTED, answer_day, count_day
 from schedules.planning import zone_of
 from storage import repo
 from storage.models import Participant, Status, TaskOffer
@@ -65,7 +65,7 @@ async def task_button(turn: Turn) -> list[Out]:
     outcome = TASK_ANSWERS[answer]
     offer.outcome = outcome
     offer.answered_at = turn.now
-    await repo.add_checkin(turn.session, participant.id, await answer_day(turn, participant), turn.now, f"task_{answer}")
+    await count_day(turn, participant, await answer_day(turn, participant), f"task_{answer}")
     message = turn.update.callback_query.message
     markup = message.reply_markup if message else None
     if outcome == Outcome.LATER:

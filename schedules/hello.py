@@ -40,6 +40,8 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 CONCURRENCY = 8
 # After a failure that is not the person's doing (network, Telegram), try again this much later.
 RETRY_DELAY = dt.timedelta(minutes=1)
+# How long webhook update ids are remembered (Telegram gives up retrying well within a day).
+DELIVERY_MEMORY = dt.timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -151,9 +153,15 @@ async def run_tick(application: Application) -> TickReport:
             await session.commit()
             if not batch:
                 break
+            services.metrics.batch_size.observe(len(batch))
+            services.metrics.tick_lag.set((now - batch[0].next_hello_at).total_seconds())
             await _process_batch(application.bot, services, session, batch, token, report)
         if len(batch) < BATCH_SIZE:
             break
+    metrics = services.metrics
+    for outcome in ("sent", "skipped", "blocked", "deferred"):
+        metrics.hellos.labels(outcome).inc(getattr(report, outcome))
+    metrics.tick_finished(services.clock.now().timestamp())
     if report:
         log.info(
             "tick: %d sent, %d skipped, %d blocked, %d deferred",
@@ -208,6 +216,7 @@ async def _process_batch(
             report.blocked += 1
         else:
             log.warning("hello not sent, will try again: %s", type(result).__name__)
+            services.metrics.telegram_errors.labels(type(result).__name__).inc()
             values = {"next_hello_at": now + RETRY_DELAY}
             report.deferred += 1
         await repo.finish_claim(session, due.participant_id, token, **values)
@@ -245,6 +254,10 @@ async def hello_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
 
     await run_tick(context.application)
     await run_family_tick(context.application)
+    services = services_of(context.application)
+    async with services.sessions() as session:
+        await repo.forget_deliveries_before(session, services.clock.now() - DELIVERY_MEMORY)
+        await session.commit()
 
 
 def schedule_tick(application: Application, every_seconds: float) -> None:

@@ -190,3 +190,12 @@ class FamilyNote(Base):
     link_id: Mapped[int] = mapped_column(ForeignKey("family_links.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessedUpdate(Base):
+    """Update ids already taken in by webhook workers, so a retried delivery is handled once."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -20,6 +20,7 @@ from storage.models import (
     FamilyNote,
     Hello,
     Participant,
+    ProcessedUpdate,
     SafetyPlan,
     Status,
     TaskOffer,
@@ -443,3 +444,25 @@ async def add(session: AsyncSession, row: Base) -> None:
 
 async def remove(session: AsyncSession, row: Base) -> None:
     await session.delete(row)
+
+
+# --- webhook workers ----------------------------------------------------------------------------------
+
+
+async def first_delivery(session: AsyncSession, update_id: int, at: dt.datetime) -> bool:
+    """Record an update id; False if some worker already took this update in (a retried delivery)."""
+    statement = (
+        _insert(session)(ProcessedUpdate)
+        .values(update_id=update_id, received_at=at)
+        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+    )
+    return bool((await session.execute(statement)).rowcount)
+
+
+async def forget_deliveries_before(session: AsyncSession, before: dt.datetime) -> None:
+    """Telegram retries for a day at most; older ids need not be kept."""
+    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.received_at < before))
+
+
+async def ping(session: AsyncSession) -> None:
+    await session.execute(select(1))
