@@ -25,10 +25,12 @@ async def _plain_text(turn: Turn) -> list[Out]:
     """Words: an answer the bot asked for, a sign of crisis, or simply showing up."""
     participant = turn.participant
     awaiting = participant.awaiting if participant is not None else None
+    crisis = turn.services.crisis.matches(turn.update.effective_message.text or "")
     if awaiting and awaiting.startswith(safety.AWAITING_PLAN):
-        return await safety.plan_text(turn)  # their own plan: private notes, never an alarm
+        saved = await safety.plan_text(turn)  # their own plan, kept as written ...
+        return await safety.crisis_reply(turn) if crisis else saved  # ... and numbers first if needed
     relayed = await safety.reach_reply_text(turn) if awaiting == safety.AWAITING_REACH_REPLY else []
-    if turn.services.crisis.matches(turn.update.effective_message.text or ""):
+    if crisis:
         return relayed + await safety.crisis_reply(turn)  # safety before anything else
     if relayed:
         return relayed

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, InputFile, Update
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import Translator, guess_language
 from bot.services import Context, Services
@@ -30,6 +30,7 @@ log = logging.getLogger("komorebi.handlers")
 class Send:
     text: str
     markup: InlineKeyboardMarkup | None = None
+    urgent: bool = False  # a crisis reply: nothing may come before it
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,16 @@ class SendTo:
     chat_id: int
     text: str
     markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Messages to the support team, then one line to the person: `told` if at least one arrived,
+    `not_told` if none did — so nobody is told the team knows when it does not."""
+
+    messages: tuple[tuple[int, str], ...]
+    told: str
+    not_told: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,7 @@ class Toast:
     text: str
 
 
-Out = Send | SendTo | Document | Edit | SetButtons | Toast
+Out = Send | SendTo | Alert | Document | Edit | SetButtons | Toast
 
 
 @dataclass
@@ -133,13 +144,26 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
             )
             turn = Turn(update, services, session, participant, services.catalogs[language], now)
             outs = await fn(turn)
-            if welcomed:
+            if welcomed and not any(isinstance(out, Send) and out.urgent for out in outs):
                 outs = [Send(turn.t("welcome_back")), *outs]
             await session.commit()
         await deliver(update, context, outs)
 
     run.__name__ = fn.__name__
     return run
+
+
+async def _send_elsewhere(
+    context: Context, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> bool:
+    """A message to someone else's chat. Its failure is logged, never turned on the person who
+    caused it (their own reply still goes out)."""
+    try:
+        await context.bot.send_message(chat_id, text, reply_markup=markup)
+    except TelegramError as exc:
+        log.warning("a message to another chat was not delivered: %s", type(exc).__name__)
+        return False
+    return True
 
 
 async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
@@ -152,10 +176,10 @@ async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
         if isinstance(out, Send):
             await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)
         elif isinstance(out, SendTo):
-            try:
-                await context.bot.send_message(out.chat_id, out.text, reply_markup=out.markup)
-            except Forbidden:
-                log.warning("a message to another chat could not be delivered: the bot is blocked there")
+            await _send_elsewhere(context, out.chat_id, out.text, out.markup)
+        elif isinstance(out, Alert):
+            delivered = [await _send_elsewhere(context, chat, text) for chat, text in out.messages]
+            await context.bot.send_message(chat_id, out.told if any(delivered) else out.not_told)
         elif isinstance(out, Document):
             await context.bot.send_document(chat_id, InputFile(out.content, filename=out.filename), caption=out.caption)
         elif isinstance(out, Edit):

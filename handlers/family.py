@@ -20,6 +20,7 @@ from core.schedule import Window, plan_weekly
 from core.textfilter import check_note
 from handlers import views
 from handlers.base import Edit, Out, Send, SendTo, SetButtons, Toast, Turn, small_number
+from handlers.checkin import COUNTED, answer_day, count_day
 from storage import repo
 from storage.models import FamilyInvite, FamilyLink, FamilyMember, Participant, Status
 
@@ -218,11 +219,26 @@ async def wellbeing_button(turn: Turn) -> list[Out]:
 # --- the invited relative's side ------------------------------------------------------------------
 
 
+AWAITING_INVITE = "invite:"
+USABLE = ("open", "later")  # "later": the relative said "Not now"; the link still works
+
+
+def _usable(invite: FamilyInvite | None, now: dt.datetime) -> FamilyInvite | None:
+    return invite if invite is not None and invite.status in USABLE and invite.expires_at > now else None
+
+
 async def _open_invite(turn: Turn, token: str) -> FamilyInvite | None:
-    invite = await repo.invite_by_hash(turn.session, token_hash(token))
-    if invite is None or invite.status != "open" or invite.expires_at <= turn.now:
-        return None
-    return invite
+    return _usable(await repo.invite_by_hash(turn.session, token_hash(token)), turn.now)
+
+
+def _not_accepted(turn: Turn, member: FamilyMember, invite: FamilyInvite, status: str) -> list[Out]:
+    """Move the invitation to `status`; tell the family member "not accepted (yet)" only when its
+    state really changed (a double tap tells them once), and in the same words for every kind."""
+    if invite.status == status:
+        return []
+    invite.status = status
+    invite.decided_at = turn.now
+    return [SendTo(member.chat_id, _family_t(turn, member)("family.not_accepted", label=invite.relative_label))]
 
 
 async def invite_start(turn: Turn, token: str) -> list[Out]:
@@ -252,28 +268,50 @@ async def invite_answer(turn: Turn) -> list[Out]:
     member = await repo.family_member(turn.session, invite.family_member_id)
     if member.chat_id == turn.update.effective_chat.id:
         return [Toast(turn.t("invite.own"))]
-    ft = _family_t(turn, member)
-    if parts[2] != "yes":
-        if parts[2] == "no":
-            invite.status = "declined"
-            invite.decided_at = turn.now
-        # The family member hears the same words for "not now" and "no".
-        notice = SendTo(member.chat_id, ft("family.not_accepted", label=invite.relative_label))
-        return [Edit(turn.t("invite.later_ack" if parts[2] == "later" else "invite.no_ack")), notice]
-    participant = turn.participant or await repo.get_or_create_participant(turn.session, turn.update.effective_chat.id, turn.now)
+    if parts[2] == "later":
+        return [Edit(turn.t("invite.later_ack")), *_not_accepted(turn, member, invite, "later")]
+    if parts[2] == "no":
+        return [Edit(turn.t("invite.no_ack")), *_not_accepted(turn, member, invite, "declined")]
+    participant = turn.participant
+    if participant is None or participant.status == Status.NEW:
+        # Someone new to Komorebi: the usual consent comes first, and the link only after it.
+        participant = participant or await repo.get_or_create_participant(turn.session, turn.update.effective_chat.id, turn.now)
+        participant.awaiting = AWAITING_INVITE + str(invite.id)
+        return [Edit(turn.t("invite.consent_first", name=member.display_name)), Send(*views.welcome(turn.t))]
+    return await complete_invite(turn, participant, invite)
+
+
+async def pending_invite(turn: Turn, participant: Participant) -> FamilyInvite | None:
+    """The invitation a new participant accepted before giving consent, if it can still be used."""
+    awaiting = participant.awaiting or ""
+    number = small_number(awaiting.removeprefix(AWAITING_INVITE)) if awaiting.startswith(AWAITING_INVITE) else None
+    return _usable(await repo.family_invite(turn.session, number), turn.now) if number is not None else None
+
+
+async def complete_invite(turn: Turn, participant: Participant, invite: FamilyInvite) -> list[Out]:
+    """Link the participant and the family member (sharing nothing yet) and ask what to share."""
+    member = await repo.family_member(turn.session, invite.family_member_id)
+    participant.awaiting = None
     invite.status = "accepted"
     invite.decided_at = turn.now
     link = await repo.link(turn.session, member.id, participant.id)
     if link is None:
         link = FamilyLink(family_member_id=member.id, participant_id=participant.id, relative_label=invite.relative_label, created_at=turn.now)
         await repo.add(turn.session, link)
-    outs: list[Out] = [
-        Edit(turn.t("invite.accepted", name=member.display_name) + "\n\n" + turn.t("share.ask", name=member.display_name), share_keyboard(turn.t, link.id)),
-        SendTo(member.chat_id, ft("family.accepted", label=invite.relative_label)),
+    return [
+        Send(turn.t("invite.accepted", name=member.display_name) + "\n\n" + turn.t("share.ask", name=member.display_name), share_keyboard(turn.t, link.id)),
+        SendTo(member.chat_id, _family_t(turn, member)("family.accepted", label=invite.relative_label)),
     ]
-    if participant.status == Status.NEW:
-        outs.append(Send(*views.welcome(turn.t)))
-    return outs
+
+
+async def decline_pending_invite(turn: Turn, participant: Participant) -> list[Out]:
+    """Consent was not given after accepting: nothing is linked, the family hears "not (yet)"."""
+    invite = await pending_invite(turn, participant)
+    participant.awaiting = None
+    if invite is None:
+        return []
+    member = await repo.family_member(turn.session, invite.family_member_id)
+    return _not_accepted(turn, member, invite, "later")
 
 
 def share_keyboard(t: Translator, link_id: int) -> InlineKeyboardMarkup:
@@ -329,18 +367,23 @@ async def notes_button(turn: Turn) -> list[Out]:
     if participant is None or answer not in ("yes", "no"):
         return [Toast(turn.t("button.stale"))]
     notes = (await repo.pending_notes(turn.session, [participant.id])).get(participant.id, [])
+    # The question sat on a hello: only its own buttons go, and answering it is showing up.
+    message = turn.update.callback_query.message
+    keep = SetButtons(views.without_rows(message.reply_markup if message else None, "nt:"))
+    if participant.status in COUNTED:
+        await count_day(turn, participant, await answer_day(turn, participant), "notes")
     if answer == "yes":
         await repo.delete_notes(turn.session, [note.note_id for note in notes[:NOTES_PER_HELLO]])
         participant.notes_allowed = True
         shown = [turn.t("notes.line", name=note.from_name, text=note.text) for note in notes[:NOTES_PER_HELLO]]
-        return [SetButtons(None), Send("\n\n".join(shown) if shown else turn.t("notes.on"))]
+        return [keep, Send("\n\n".join(shown) if shown else turn.t("notes.on"))]
     await repo.delete_notes(turn.session, [note.note_id for note in notes])
     participant.notes_allowed = False
     refused = [
         SendTo(note.family_chat_id, turn.services.catalogs[note.family_language]("family.notes_off", label=note.relative_label))
         for note in notes
     ]
-    return [SetButtons(None), Send(turn.t("notes.off")), *refused]
+    return [keep, Send(turn.t("notes.off")), *refused]
 
 
 def family_panel(t: Translator, links: list[repo.ParticipantLink]) -> tuple[str, InlineKeyboardMarkup | None]:

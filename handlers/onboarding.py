@@ -62,7 +62,7 @@ async def consent(turn: Turn) -> list[Out]:
         # An old welcome tapped again: consent was given before, nothing to change.
         return [Toast(turn.t("button.stale"))]
     if turn.data == "c:no":
-        return [Edit(turn.t("consent.declined"))]
+        return [Edit(turn.t("consent.declined")), *await family.decline_pending_invite(turn, participant)]
     user = turn.update.effective_user
     participant.consent_at = turn.now
     participant.status = Status.ONBOARDING
@@ -72,12 +72,16 @@ async def consent(turn: Turn) -> list[Out]:
     participant.timezone = turn.services.settings.default_timezone
     participant.window = Window.EVENING
     participant.rhythm = Rhythm.DAILY
-    participant.alias = await _new_alias(turn)
+    participant.alias = await new_alias(turn)
     turn.use_language(participant.language)
-    return [Edit(*views.summary(turn.t, participant))]
+    outs: list[Out] = [Edit(*views.summary(turn.t, participant))]
+    invite = await family.pending_invite(turn, participant)
+    if invite is not None:
+        outs += await family.complete_invite(turn, participant, invite)
+    return outs
 
 
-async def _new_alias(turn: Turn) -> str:
+async def new_alias(turn: Turn) -> str:
     while True:
         alias = make_alias(turn.services.rng)
         if not await repo.alias_taken(turn.session, alias):
@@ -144,6 +148,7 @@ def _after_change(turn: Turn, participant: Participant) -> list[Out]:
 def _set_level(turn: Turn, participant: Participant, level: int) -> None:
     if level != participant.level:
         participant.level = level
+        participant.step_up_open = False  # an offer made at another step no longer applies
         zone = zone_of(participant, turn.services.settings.default_timezone)
         participant.level_since = hello_day_for(turn.now, Window(participant.window), zone)
 

@@ -16,10 +16,17 @@ async def _privacy_view(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
     assert participant is not None
     alerts = participant.crisis_alerts
     team = bool(turn.services.settings.coordinators)
-    family_text, family_buttons = family_panel(turn.t, await repo.links_of_participant(turn.session, participant.id))
+    links = await repo.links_of_participant(turn.session, participant.id)
+    family_text, family_buttons = family_panel(turn.t, links)
     state = "privacy.alerts_none" if not team else "privacy.alerts_on" if alerts else "privacy.alerts_off"
-    text = turn.t("privacy.now", family=family_text, alerts=turn.t(state))
+    notes = {True: "privacy.notes_on", False: "privacy.notes_off", None: "privacy.notes_ask"}[participant.notes_allowed]
+    text = turn.t("privacy.now", family=family_text, notes=turn.t(notes), alerts=turn.t(state))
     rows = list(family_buttons.inline_keyboard if family_buttons else ())
+    if links or participant.notes_allowed is not None:  # notes only mean something with family
+        if participant.notes_allowed:
+            rows.append([InlineKeyboardButton(turn.t("privacy.turn_notes_off"), callback_data="pv:notes:off")])
+        else:
+            rows.append([InlineKeyboardButton(turn.t("privacy.turn_notes_on"), callback_data="pv:notes:on")])
     if team:  # the choice only means something where a support team is connected
         toggle = "pv:alerts:off" if alerts else "pv:alerts:on"
         label = turn.t("privacy.turn_alerts_off" if alerts else "privacy.turn_alerts_on")
@@ -35,29 +42,36 @@ async def privacy_command(turn: Turn) -> list[Out]:
 
 async def privacy_button(turn: Turn) -> list[Out]:
     participant = turn.participant
-    choice = turn.data.removeprefix("pv:alerts:")
-    if participant is None or choice not in ("on", "off"):
+    parts = turn.data.split(":")
+    if participant is None or len(parts) != 3 or parts[1] not in ("alerts", "notes") or parts[2] not in ("on", "off"):
         return [Toast(turn.t("button.stale"))]
-    participant.crisis_alerts = choice == "on"
+    if parts[1] == "alerts":
+        participant.crisis_alerts = parts[2] == "on"
+    else:
+        participant.notes_allowed = parts[2] == "on"
+        if not participant.notes_allowed:  # notes waiting for them are not kept
+            notes = (await repo.pending_notes(turn.session, [participant.id])).get(participant.id, [])
+            await repo.delete_notes(turn.session, [note.note_id for note in notes])
     return [Edit(*await _privacy_view(turn))]
 
 
 async def mydata_command(turn: Turn) -> list[Out]:
     """Everything stored about the person, as a JSON file a human can read."""
-    participant = turn.participant
-    if participant is None:
+    member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
+    if turn.participant is None and member is None:
         return [Send(turn.t("mydata.nothing"))]
     data = {
         "about": turn.t("mydata.about"),
         "exported_at": turn.now.isoformat(),
-        **await repo.export(turn.session, participant.id),
+        **await repo.export(turn.session, turn.update.effective_chat.id),
     }
     content = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
     return [Document("komorebi-my-data.json", content, turn.t("mydata.caption"))]
 
 
 async def forget_command(turn: Turn) -> list[Out]:
-    if turn.participant is None:
+    member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
+    if turn.participant is None and member is None:
         return [Send(turn.t("mydata.nothing"))]
     keyboard = InlineKeyboardMarkup(
         [
@@ -70,17 +84,22 @@ async def forget_command(turn: Turn) -> list[Out]:
 
 async def forget_button(turn: Turn) -> list[Out]:
     participant = turn.participant
+    member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
     choice = turn.data.removeprefix("f:")
-    if participant is None:
+    if participant is None and member is None:
         return [Edit(turn.t("mydata.nothing"))]
     if choice == "no":
         return [Edit(turn.t("forget.kept"))]
     if choice != "yes":
         return [Toast(turn.t("button.stale"))]
-    # Family members are told only that sharing ended, as when one is removed.
-    ended = [
-        SendTo(item.chat_id, turn.services.catalogs[item.language]("family.sharing_ended", label=item.link.relative_label))
-        for item in await repo.links_of_participant(turn.session, participant.id)
-    ]
-    await repo.forget(turn.session, participant)
+    ended: list[Out] = []
+    if participant is not None:
+        # Family members are told only that sharing ended, as when one is removed.
+        ended = [
+            SendTo(item.chat_id, turn.services.catalogs[item.language]("family.sharing_ended", label=item.link.relative_label))
+            for item in await repo.links_of_participant(turn.session, participant.id)
+        ]
+        await repo.forget(turn.session, participant)
+    if member is not None:
+        await repo.remove(turn.session, member)  # their invitations, links and notes go with them
     return [Edit(turn.t("forget.done")), *ended]

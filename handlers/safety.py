@@ -11,8 +11,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Translator
-from handlers.base import Out, Send, SendTo, SetButtons, Toast, Turn
+from handlers.base import Alert, Out, Send, SendTo, SetButtons, Toast, Turn
 from handlers.checkin import COUNTED, answer_day, count_day
+from handlers.onboarding import new_alias
 from storage import repo
 from storage.models import Participant, SafetyPlan, Status
 
@@ -45,11 +46,11 @@ def _crisis_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
-def _alerts(turn: Turn, participant: Participant, key: str) -> list[Out]:
+def _alert_messages(turn: Turn, participant: Participant, key: str) -> tuple[tuple[int, str], ...]:
     """One alert per coordinator, in the deployment's language: the alias and how to write back."""
     t = turn.services.catalogs[turn.services.settings.default_language]
     text = t(key, alias=participant.alias)
-    return [SendTo(chat_id, text) for chat_id in sorted(turn.services.settings.coordinators)]
+    return tuple((chat_id, text) for chat_id in sorted(turn.services.settings.coordinators))
 
 
 async def crisis_reply(turn: Turn) -> list[Out]:
@@ -59,11 +60,11 @@ async def crisis_reply(turn: Turn) -> list[Out]:
     plan = await repo.safety_plan(turn.session, participant.id) if participant else None
     if plan is not None:
         text += "\n\n" + _plan_text(turn.t, plan)
-    outs: list[Out] = [Send(text, _crisis_keyboard(turn.t))]
+    outs: list[Out] = [Send(text, _crisis_keyboard(turn.t), urgent=True)]
     if participant is not None and participant.status in COUNTED:
         await count_day(turn, participant, await answer_day(turn, participant), "text")
     if participant is not None and participant.crisis_alerts and participant.alias:
-        outs += _alerts(turn, participant, "alert.match")
+        outs += [SendTo(chat_id, text) for chat_id, text in _alert_messages(turn, participant, "alert.match")]
     return outs
 
 
@@ -74,10 +75,19 @@ async def crisis_button(turn: Turn) -> list[Out]:
     if choice != "reach":
         return [Toast(turn.t("button.stale"))]
     participant = turn.participant
-    if not turn.services.settings.coordinators or participant is None or participant.alias is None:
+    if not turn.services.settings.coordinators:
         return [SetButtons(None), Send(turn.t("crisis.no_team"))]
+    if participant is None:
+        # Someone the bot knows nothing about (a family member, say): there is no way to name
+        # them to the team without learning who they are.
+        return [SetButtons(None), Send(turn.t("crisis.cannot_pass"))]
+    if participant.alias is None:
+        participant.alias = await new_alias(turn)
     # The tap itself is the request, and the consent, for this one alert.
-    return [SetButtons(None), Send(turn.t("crisis.team_told")), *_alerts(turn, participant, "alert.asked")]
+    return [
+        SetButtons(None),
+        Alert(_alert_messages(turn, participant, "alert.asked"), turn.t("crisis.team_told"), turn.t("crisis.team_unreachable")),
+    ]
 
 
 # --- the coordinators' way to write back --------------------------------------------------------
@@ -92,8 +102,11 @@ async def reach_command(turn: Turn) -> list[Out]:
     if len(parts) < 3:
         return [Send(turn.t("reach.usage"))]
     target = await repo.participant_by_alias(turn.session, parts[1].strip().lower())
-    if target is None or target.status == Status.NEW:
+    if target is None:
         return [Send(turn.t("reach.unknown", alias=parts[1]))]
+    if target.status in (Status.PAUSED, Status.STOPPED) or target.blocked_at is not None:
+        # They asked for silence (or blocked the bot); the promise holds for the team too.
+        return [Send(turn.t("reach.silent", alias=target.alias))]
     t = turn.services.catalogs[target.language or turn.services.settings.default_language]
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t("reach.reply"), callback_data="rr:reply")]])
     words = parts[2].strip()[:MAX_RELAYED]
@@ -114,8 +127,9 @@ async def reach_reply_text(turn: Turn) -> list[Out]:
     participant.awaiting = None
     words = (turn.update.effective_message.text or "").strip()[:MAX_RELAYED]
     t = turn.services.catalogs[turn.services.settings.default_language]
-    relayed = [SendTo(chat_id, t("reach.from", alias=participant.alias, text=words)) for chat_id in sorted(turn.services.settings.coordinators)]
-    return [*relayed, Send(turn.t("reach.passed"))]
+    text = t("reach.from", alias=participant.alias, text=words)
+    messages = tuple((chat_id, text) for chat_id in sorted(turn.services.settings.coordinators))
+    return [Alert(messages, turn.t("reach.passed"), turn.t("reach.not_passed"))]
 
 
 # --- the safety plan ------------------------------------------------------------------------------------

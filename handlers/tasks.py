@@ -7,7 +7,7 @@ import datetime as dt
 from core.ladder import GROUP_LEVEL, RULES, Outcome, choose_task, is_steady, may_offer_step_up, should_step_back
 from core.schedule import Window, hello_day_for
 from handlers import views
-from handlers.base import Edit, Out, Send, SetButtons, Toast, Turn
+from handlers.base import Edit, Out, Send, SetButtons, Toast, Turn, small_number
 from handlers.checkin import COUNTED, answer_day, count_day
 from schedules.planning import zone_of
 from storage import repo
@@ -90,6 +90,7 @@ async def _too_much(turn: Turn, participant: Participant, offer: TaskOffer) -> l
         if should_step_back(results, today) and participant.level > 0:
             participant.level -= 1
             participant.level_since = today
+            participant.step_up_open = False
     if offer.kind == "easier" or offer.level == 0:
         return [Send(turn.t("task.rest"))]
     easier = await offer_task(turn, participant, offer.level - 1, today, "easier")
@@ -136,9 +137,16 @@ async def rating_button(turn: Turn) -> list[Out]:
 async def step_up_button(turn: Turn) -> list[Out]:
     """ "Yes", "Not yet", "Ask me in a few weeks". Only "Yes" ever moves the level up."""
     participant = turn.participant
-    answer = turn.data.removeprefix("e:")
-    if participant is None or not participant.step_up_open or answer not in ("yes", "no", "later"):
+    parts = turn.data.split(":")
+    if (
+        participant is None
+        or not participant.step_up_open
+        or len(parts) != 3
+        or parts[1] not in ("yes", "no", "later")
+        or small_number(parts[2]) != participant.level
+    ):
         return [Toast(turn.t("button.stale"))]
+    answer = parts[1]
     participant.step_up_open = False
     today = _today(turn, participant)
     if answer == "yes":

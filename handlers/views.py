@@ -213,9 +213,10 @@ def rating_keyboard(day: dt.date, task_id: str) -> InlineKeyboardMarkup:
 
 def step_up_offer(t: Translator, level: int) -> tuple[str, InlineKeyboardMarkup]:
     key = "step_up.ask_group" if level + 1 == GROUP_LEVEL else "step_up.ask"
+    # The buttons name the step the offer was made at: after any change of step they do nothing.
     keyboard = [
-        [_button(t("step_up.yes"), "e:yes"), _button(t("step_up.no"), "e:no")],
-        [_button(t("step_up.later"), "e:later")],
+        [_button(t("step_up.yes"), f"e:yes:{level}"), _button(t("step_up.no"), f"e:no:{level}")],
+        [_button(t("step_up.later"), f"e:later:{level}")],
     ]
     return t(key), InlineKeyboardMarkup(keyboard)
 

@@ -96,7 +96,13 @@ def after_sent(due: repo.DueHello, day: dt.date, now: dt.datetime, default_zone:
     gap = min_gap_days(unanswered, (day - quiet_since).days)
     zone = ZoneInfo(due.timezone or default_zone)
     planned = plan_next_hello(now, zone, Window(due.window), Rhythm(due.rhythm), day, rng, min_gap_days=gap)
-    return {"last_hello_day": day, "next_hello_at": planned.at, "unanswered": unanswered, "quiet_since": quiet_since}
+    return {
+        "last_hello_day": day,
+        "next_hello_at": planned.at,
+        "unanswered": unanswered,
+        "quiet_since": quiet_since,
+        "awaiting": None,  # a new hello starts afresh: a question left unanswered no longer waits
+    }
 
 
 @dataclass
@@ -212,12 +218,13 @@ async def _process_batch(
             values = {**decision.values, **after_sent(due, day, now, default_zone, services.rng)}
             report.sent += 1
         elif _unreachable(result):
-            values = {"blocked_at": now, "next_hello_at": None}
+            # The decision stands (a pause that ended is over), but nothing goes out any more.
+            values = {**decision.values, "blocked_at": now, "next_hello_at": None}
             report.blocked += 1
         else:
             log.warning("hello not sent, will try again: %s", type(result).__name__)
             services.metrics.telegram_errors.labels(type(result).__name__).inc()
-            values = {"next_hello_at": now + RETRY_DELAY}
+            values = {**decision.values, "next_hello_at": now + RETRY_DELAY}
             report.deferred += 1
         await repo.finish_claim(session, due.participant_id, token, **values)
         await session.commit()

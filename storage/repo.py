@@ -256,14 +256,26 @@ def _rows(result: Result) -> list[dict[str, object]]:
     ]
 
 
-async def export(session: AsyncSession, participant_id: int) -> dict[str, object]:
-    """Everything stored about one participant, as plain JSON-ready values, table by table."""
+async def export(session: AsyncSession, chat_id: int) -> dict[str, object]:
+    """Everything stored about the person in this chat — as a participant and as a family member —
+    as plain JSON-ready values, table by table."""
+    pid = select(Participant.id).where(Participant.chat_id == chat_id).scalar_subquery()
+    fid = select(FamilyMember.id).where(FamilyMember.chat_id == chat_id).scalar_subquery()
+    links_as_family = select(FamilyLink.id).where(FamilyLink.family_member_id == fid)
     tables = {
-        "participant": select(Participant.__table__).where(Participant.id == participant_id),
-        "hellos": select(Hello.__table__).where(Hello.participant_id == participant_id).order_by(Hello.day),
-        "checkins": select(CheckIn.__table__).where(CheckIn.participant_id == participant_id).order_by(CheckIn.day),
-        "tasks": select(TaskOffer.__table__).where(TaskOffer.participant_id == participant_id).order_by(TaskOffer.id),
-        "safety_plan": select(SafetyPlan.__table__).where(SafetyPlan.participant_id == participant_id),
+        "participant": select(Participant.__table__).where(Participant.id == pid),
+        "hellos": select(Hello.__table__).where(Hello.participant_id == pid).order_by(Hello.day),
+        "checkins": select(CheckIn.__table__).where(CheckIn.participant_id == pid).order_by(CheckIn.day),
+        "tasks": select(TaskOffer.__table__).where(TaskOffer.participant_id == pid).order_by(TaskOffer.id),
+        "safety_plan": select(SafetyPlan.__table__).where(SafetyPlan.participant_id == pid),
+        "family_sharing": select(FamilyLink.relative_label, FamilyLink.share, FamilyLink.created_at, FamilyMember.display_name)
+        .join(FamilyMember, FamilyMember.id == FamilyLink.family_member_id)
+        .where(FamilyLink.participant_id == pid),
+        "as_family_member": select(FamilyMember.__table__).where(FamilyMember.id == fid),
+        "family_invitations": select(FamilyInvite.__table__).where(FamilyInvite.family_member_id == fid),
+        "family_links_as_family_member": select(FamilyLink.relative_label, FamilyLink.share, FamilyLink.created_at)
+        .where(FamilyLink.family_member_id == fid),
+        "family_notes_waiting": select(FamilyNote.__table__).where(FamilyNote.link_id.in_(links_as_family)),
     }
     return {name: _rows(await session.execute(statement)) for name, statement in tables.items()}
 
@@ -426,6 +438,10 @@ async def claim_family_due(
 
 async def family_member(session: AsyncSession, member_id: int) -> FamilyMember | None:
     return await session.get(FamilyMember, member_id)
+
+
+async def family_invite(session: AsyncSession, invite_id: int) -> FamilyInvite | None:
+    return await session.get(FamilyInvite, invite_id)
 
 
 async def family_link(session: AsyncSession, link_id: int) -> FamilyLink | None:

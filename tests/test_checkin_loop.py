@@ -230,3 +230,15 @@ async def test_a_server_error_defers_the_hello_and_the_next_tick_sends_it(bot: H
     bot.clock.advance(dt.timedelta(minutes=1))
     await bot.tick()
     assert await hello_count(bot) == 1
+
+
+async def test_a_pause_that_ends_while_blocked_is_over_when_they_come_back(bot: Harness) -> None:
+    await onboard(bot)
+    await bot.send(ME, "/pause")
+    await bot.tap(ME, "A week")
+    bot.api.block(ME)
+    await to_next_hello(bot)  # the pause is over, but the bot is blocked
+    bot.api.unblock(ME)
+    await bot.send(ME, "hi")
+    participant = await bot.participant(ME)
+    assert participant.status == Status.ACTIVE and participant.next_hello_at is not None

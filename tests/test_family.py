@@ -35,9 +35,12 @@ async def open_invite(bot: Harness, token: str, user: int = KEN) -> list[str]:
 
 
 async def accept(bot: Harness, token: str, share: str = "How many days this week, and my step") -> None:
+    """Ken accepts, gives consent (new to Komorebi), chooses what Mum sees, and finishes onboarding."""
     await open_invite(bot, token)
     await bot.tap(KEN, "Accept")
+    await bot.tap(KEN, "OK")
     await bot.tap(KEN, share)
+    await bot.tap(KEN, "Looks good")
 
 
 async def count(bot: Harness, model: type) -> int:
@@ -64,12 +67,16 @@ async def test_opening_shows_who_invited_and_stores_nothing(bot: Harness) -> Non
     assert await count(bot, FamilyLink) == 0
 
 
-async def test_accepting_links_with_nothing_shared_until_the_relative_chooses(bot: Harness) -> None:
+async def test_accepting_asks_for_consent_first_then_links_with_nothing_shared(bot: Harness) -> None:
     token = await invite(bot)
     await open_invite(bot, token)
     replies = await bot.tap(KEN, "Accept")
-    assert replies[0].startswith(bot.t("invite.accepted", name="Mum"))
-    assert replies[-1] == bot.t("welcome")  # new to Komorebi: the usual consent comes next
+    # New to Komorebi: the usual consent comes first, and nothing is linked before it.
+    assert replies == [bot.t("invite.consent_first", name="Mum"), bot.t("welcome")]
+    assert await count(bot, FamilyLink) == 0
+    assert bot.api.messages(MUM)[-1].text != bot.t("family.accepted", label="Ken")
+    replies = await bot.tap(KEN, "OK")
+    assert replies[-1].startswith(bot.t("invite.accepted", name="Mum"))
     assert bot.api.last(MUM).text == bot.t("family.accepted", label="Ken")
     async with bot.services.sessions() as session:
         [link] = (await session.scalars(select(FamilyLink))).all()
@@ -127,8 +134,6 @@ async def relative_with_days(bot: Harness, share: str) -> str:
     """Ken, set up at step 3, shows up on 2 days; Mum's next weekly note."""
     token = await invite(bot)
     await accept(bot, token, share)
-    await bot.tap(KEN, "OK")
-    await bot.tap(KEN, "Looks good")
     await bot.send(KEN, "/settings")
     await bot.tap(KEN, "Step")
     await bot.tap(KEN, "step 3: stepping outside")
@@ -224,8 +229,6 @@ async def write_note(bot: Harness, text: str) -> list[str]:
 async def test_a_note_comes_with_the_next_hello_after_asking_once(bot: Harness) -> None:
     token = await invite(bot)
     await accept(bot, token, "Nothing")
-    await bot.tap(KEN, "OK")
-    await bot.tap(KEN, "Looks good")
     sent = len(bot.api.messages(KEN))
     assert await write_note(bot, "Dinner is in the fridge.") == [bot.t("family.note_saved", label="Ken")]
     assert len(bot.api.messages(KEN)) == sent  # never a sudden message
@@ -242,8 +245,6 @@ async def test_a_note_comes_with_the_next_hello_after_asking_once(bot: Harness) 
 async def test_a_note_refused(bot: Harness) -> None:
     token = await invite(bot)
     await accept(bot, token, "Nothing")
-    await bot.tap(KEN, "OK")
-    await bot.tap(KEN, "Looks good")
     await write_note(bot, "Thinking of you.")
     await to_next_hello(bot)
     assert await bot.tap(KEN, "No notes, thanks") == [bot.t("notes.off")]
@@ -274,8 +275,6 @@ async def test_a_family_member_who_is_also_a_participant(bot: Harness) -> None:
 async def test_family_sharing_is_in_settings_too(bot: Harness) -> None:
     token = await invite(bot)
     await accept(bot, token, "Nothing")
-    await bot.tap(KEN, "OK")
-    await bot.tap(KEN, "Looks good")
     await bot.send(KEN, "/settings")
     [panel] = await bot.tap(KEN, "Family")
     assert panel == "Mum sees: Nothing"
@@ -287,8 +286,6 @@ async def test_family_sharing_is_in_settings_too(bot: Harness) -> None:
 async def test_many_notes_wait_their_turn_so_a_hello_stays_short(bot: Harness) -> None:
     token = await invite(bot)
     await accept(bot, token, "Nothing")
-    await bot.tap(KEN, "OK")
-    await bot.tap(KEN, "Looks good")
     async with bot.services.sessions() as session:
         ken = await session.scalar(select(Participant).where(Participant.chat_id == KEN))
         ken.notes_allowed = True
@@ -308,3 +305,63 @@ async def test_a_guessed_invitation_button_does_nothing(bot: Harness) -> None:
     assert await bot.tap_data(STRANGER, "iv:guessed-token:yes", message_id=1) == [bot.t("invite.unusable")]
     assert await count(bot, FamilyLink) == 0
     assert await bot.participant(STRANGER) is None
+
+
+async def test_accepting_then_not_giving_consent_links_nothing(bot: Harness) -> None:
+    token = await invite(bot)
+    await open_invite(bot, token)
+    await bot.tap(KEN, "Accept")
+    assert await bot.tap(KEN, "Not now") == [bot.t("consent.declined")]
+    assert await count(bot, FamilyLink) == 0
+    assert bot.api.last(MUM).text == bot.t("family.not_accepted", label="Ken")
+    participant = await bot.participant(KEN)
+    assert (participant.consent_at, participant.awaiting) == (None, None)
+
+
+async def test_a_double_tap_on_not_now_tells_the_family_once(bot: Harness) -> None:
+    token = await invite(bot)
+    await open_invite(bot, token)
+    message = bot.message_with_button(KEN, "Not now")
+    before = len(bot.api.messages(MUM))
+    await bot.tap(KEN, "Not now", message_id=message.message_id)
+    await bot.tap_data(KEN, f"iv:{token}:later", message_id=message.message_id)
+    assert len(bot.api.messages(MUM)) == before + 1
+
+
+async def test_notes_can_be_switched_back_on_in_privacy(bot: Harness) -> None:
+    token = await invite(bot)
+    await accept(bot, token, "Nothing")
+    await write_note(bot, "Thinking of you.")
+    await to_next_hello(bot)
+    hello = bot.api.last(KEN)
+    await bot.tap(KEN, "No notes, thanks")
+    # Only the question's buttons went; the hello can still be answered.
+    assert "I'm here" in bot.api.message(KEN, hello.message_id).button_texts
+    await bot.send(KEN, "/privacy")
+    [view] = await bot.tap(KEN, "Receive notes from family")
+    assert "Notes from family: yes" in view
+    assert (await bot.participant(KEN)).notes_allowed is True
+
+
+async def test_a_family_member_can_see_and_delete_their_own_data(bot: Harness) -> None:
+    import json
+
+    token = await invite(bot)
+    await accept(bot, token, "Nothing")
+    await write_note(bot, "Soup tonight.")
+    before = len(bot.api.calls)
+    await bot.send(MUM, "/mydata")
+    [call] = [c for c in bot.api.calls[before:] if c.method == "sendDocument"]
+    [(_, content)] = call.files.values()
+    data = json.loads(content)
+    assert data["as_family_member"][0]["display_name"] == "Mum"
+    assert data["family_invitations"][0]["relative_label"] == "Ken"
+    assert data["family_notes_waiting"][0]["text"] == "Soup tonight."
+    assert data["participant"] == []
+    await bot.send(MUM, "/forget")
+    await bot.tap(MUM, "Yes, delete everything")
+    for model in (FamilyInvite, FamilyLink, FamilyNote):
+        assert await count(bot, model) == 0
+    from storage.models import FamilyMember
+
+    assert await count(bot, FamilyMember) == 0

@@ -136,7 +136,7 @@ async def test_a_steady_stretch_brings_one_gentle_offer_and_only_yes_moves_up(bo
     participant = await bot.participant(ME)
     assert participant.level == 1 and participant.level_since is not None
     # The old "Yes" tapped again does nothing.
-    assert await bot.tap_data(ME, "e:yes", message_id=offer_message.message_id) == [bot.t("button.stale")]
+    assert await bot.tap_data(ME, "e:yes:0", message_id=offer_message.message_id) == [bot.t("button.stale")]
     assert (await bot.participant(ME)).level == 1
     await to_next_hello(bot)
     assert (await offers(bot))[-1].level == 1
@@ -256,3 +256,14 @@ async def test_silence_gets_quieter_within_the_budget_and_any_reply_restores_the
     assert participant.unanswered == 0
     # The chosen daily rhythm is back: the next hello within about a day, not a week.
     assert participant.next_hello_at - bot.clock.now() < dt.timedelta(hours=48)
+
+
+async def test_an_old_offer_does_nothing_after_the_step_changed(bot: Harness) -> None:
+    await onboard(bot)
+    await set_level(bot, "step 3: stepping outside")
+    await steady_days(bot, 10)
+    offer = bot.message_with_button(ME, "Yes")
+    await set_level(bot, "step 4: out and about, a little contact")
+    assert await bot.tap(ME, "Yes", message_id=offer.message_id) == [bot.t("button.stale")]
+    participant = await bot.participant(ME)
+    assert (participant.level, participant.group_opt_in) == (4, False)

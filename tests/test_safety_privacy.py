@@ -266,3 +266,58 @@ async def test_relayed_words_are_shortened_to_fit_a_message(team_bot: Harness) -
     await bot.tap(ME, "Reply")
     await bot.send(ME, "thanks " * 700)
     assert len(bot.api.last(COORDINATOR).text) < 4096
+
+
+async def test_an_abandoned_plan_question_never_swallows_a_crisis(bot: Harness) -> None:
+    await onboard(bot)
+    await bot.send(ME, "/safetyplan")
+    await bot.tap(ME, "Warning signs")  # and then nothing is written
+    [reply] = await bot.send(ME, "I want to die")
+    assert numbers_first(reply)
+
+
+async def test_a_new_hello_leaves_any_half_answered_question_behind(bot: Harness) -> None:
+    await onboard(bot)
+    await bot.send(ME, "/settings")
+    await bot.tap(ME, "Time zone")  # the menu is left open
+    await to_next_hello(bot)
+    assert await bot.send(ME, "a bit tired today") == [bot.t("checkin.text")]
+
+
+async def test_no_welcome_back_before_the_numbers(bot: Harness) -> None:
+    await onboard(bot)
+    for _ in range(3):
+        await to_next_hello(bot)  # three hellos go unanswered
+    replies = await bot.send(ME, "I want to die")
+    assert numbers_first(replies[0])
+    assert bot.t("welcome_back") not in replies
+
+
+async def test_one_unreachable_coordinator_does_not_stop_the_others(engine, clock) -> None:  # noqa: ANN001
+    async with Harness.started(engine, clock, KOMOREBI_COORDINATORS="9001,9002") as bot:
+        await onboard_with_team(bot, alerts=False)
+        bot.api.inject("sendMessage", 400, "Bad Request: chat not found", chat_id=9001)
+        await bot.send(ME, "I can't go on")
+        assert await bot.tap(ME, "I'd like someone to reach out") == [bot.t("crisis.team_told")]
+        assert len(bot.api.messages(9002)) == 1
+        bot.api.block(9002)
+        bot.api.inject("sendMessage", 400, "Bad Request: chat not found", chat_id=9001)
+        await bot.send(ME, "I can't go on")
+        assert await bot.tap(ME, "I'd like someone to reach out") == [bot.t("crisis.team_unreachable")]
+
+
+async def test_someone_the_bot_knows_nothing_about_is_told_plainly(team_bot: Harness) -> None:
+    bot = team_bot
+    await bot.send(2002, "I want to die")
+    assert await bot.tap(2002, "I'd like someone to reach out") == [bot.t("crisis.cannot_pass")]
+    assert bot.api.messages(COORDINATOR) == []
+
+
+async def test_reach_respects_a_pause_or_a_stop(team_bot: Harness) -> None:
+    bot = team_bot
+    await onboard_with_team(bot, alerts=True)
+    alias = (await bot.participant(ME)).alias
+    await bot.send(ME, "/stop")
+    sent = len(bot.api.messages(ME))
+    assert await bot.send(COORDINATOR, f"/reach {alias} hello") == [bot.t("reach.silent", alias=alias)]
+    assert len(bot.api.messages(ME)) == sent
