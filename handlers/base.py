@@ -134,8 +134,11 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
                 participant.blocked_at = None
                 reschedule(participant, now, services.rng, default_zone)
             message = update.effective_message
-            if participant is not None and message is not None and (message.text or "").startswith("/"):
-                participant.awaiting = None  # a command leaves any half-typed answer behind
+            if message is not None and (message.text or "").startswith("/"):
+                # A command leaves any half-typed answer behind.
+                if participant is not None:
+                    participant.awaiting = None
+                await repo.clear_family_prompt(session, chat.id)
             # Any word or tap ends a quiet spell; after a long one the chosen rhythm comes back.
             welcomed = participant is not None and note_contact(participant, now, services.rng, default_zone)
             language = (participant.language if participant else None) or guess_language(

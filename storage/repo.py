@@ -482,3 +482,13 @@ async def forget_deliveries_before(session: AsyncSession, before: dt.datetime) -
 
 async def ping(session: AsyncSession) -> None:
     await session.execute(select(1))
+
+
+async def clear_family_prompt(session: AsyncSession, chat_id: int) -> None:
+    """A command leaves any half-answered family question behind (the name, an invitation, a note)."""
+    await session.execute(
+        update(FamilyMember)
+        .where(FamilyMember.chat_id == chat_id, FamilyMember.awaiting.is_not(None))
+        .values(awaiting=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -365,3 +365,14 @@ async def test_a_family_member_can_see_and_delete_their_own_data(bot: Harness) -
     from storage.models import FamilyMember
 
     assert await count(bot, FamilyMember) == 0
+
+
+async def test_a_command_leaves_a_family_question_behind(bot: Harness) -> None:
+    await onboard(bot, MUM)
+    await bot.send(MUM, "/family")  # asks for the name to show
+    await bot.send(MUM, "/progress")
+    assert await bot.send(MUM, "tired today") == [bot.t("checkin.text")]
+    async with bot.services.sessions() as session:
+        from storage.repo import family_member_by_chat
+
+        assert (await family_member_by_chat(session, MUM)).display_name is None
