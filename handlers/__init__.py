@@ -10,9 +10,10 @@ from handlers.errors import on_error
 from handlers.onboarding import AWAITING_TIMEZONE
 from storage import repo
 
-PRIVATE = filters.ChatType.PRIVATE
+# New messages in private chats. Edits are left alone: an edited "/stop" must not stop anything.
+PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 # Everything else a person can send (stickers, photos, voice, files...): thanked, counted, never kept.
-OTHER_MESSAGES = PRIVATE & filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL
+OTHER_MESSAGES = PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL
 
 # The command menu, in this order; coordinators' /reach is left out of it on purpose.
 COMMANDS = (
@@ -85,7 +86,7 @@ def register(application: Application) -> None:
     add(CallbackQueryHandler(handler(help_.stale_button)))
 
     add(MessageHandler(PRIVATE & filters.COMMAND, handler(help_.unknown_command)))
-    add(MessageHandler(PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT, handler(_plain_text)))
+    add(MessageHandler(PRIVATE & filters.TEXT, handler(_plain_text)))
     add(MessageHandler(OTHER_MESSAGES, handler(checkin.media)))
 
     application.add_error_handler(on_error)

@@ -125,3 +125,12 @@ async def test_a_failure_gets_a_kind_reply_and_logs_no_words(bot: Harness, caplo
     assert "999001" in caplog.text  # the update is traceable by its id ...
     for secret in ("my very private words", "Distinctive-Name-Hanako", "hanako_secret_handle"):
         assert secret not in caplog.text  # ... and by nothing a person wrote or is called
+
+
+@pytest.mark.parametrize("command", ["/start", "/help", "/stop", "/dance"])
+async def test_an_edited_command_is_not_run(bot: Harness, command: str) -> None:
+    await onboard(bot)
+    before = len(bot.api.calls)
+    await bot.process(edited_text_update(ME, command, message_id=5))
+    assert bot.replies(before) == []
+    assert (await bot.participant(ME)).status == "active"
