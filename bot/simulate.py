@@ -9,7 +9,6 @@ got anything while paused, or moved up the ladder without saying "Yes".
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import heapq
 import itertools

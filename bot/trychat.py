@@ -12,6 +12,8 @@ import datetime as dt
 import random
 import sys
 import textwrap
+from collections.abc import AsyncIterator
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from telegram import Update
@@ -40,7 +42,7 @@ Type as you would in Telegram: /start, /progress, /settings, /pause, /resume, /s
 
 
 class Terminal:
-    def __init__(self, settings: Settings, database: str, language: str, out=sys.stdout) -> None:  # noqa: ANN001
+    def __init__(self, settings: Settings, database: str, language: str, out: TextIO = sys.stdout) -> None:
         self.clock = FakeClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
         self.api = FakeBotAPI(clock=self.clock.now)
         self.language = language
@@ -140,7 +142,7 @@ class Terminal:
         self.show_new()
         return True
 
-    async def run(self, lines) -> None:  # noqa: ANN001 - any async iterator of str
+    async def run(self, lines: AsyncIterator[str]) -> None:
         async with self.app:
             await on_startup(self.app)
             self.say("Komorebi, without Telegram. " + HELP.format(database=self.database))
@@ -152,7 +154,7 @@ class Terminal:
             await services_of(self.app).engine.dispose()
 
 
-async def _stdin_lines():  # noqa: ANN202
+async def _stdin_lines() -> AsyncIterator[str]:
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)
         if not line:
