@@ -171,6 +171,10 @@ async def family_button(turn: Turn) -> list[Out]:
     if action == "time" and len(parts) == 2:
         buttons = [[_button(t(f"weekday.{d}"), f"fm:time:{d}")] for d in range(7)]
         return [Send(t("family.time_day"), InlineKeyboardMarkup(buttons))]
+    if action == "tz" and len(parts) == 3 and parts[2] in views.COMMON_ZONES:
+        member.timezone = parts[2]
+        member.next_note_at = _next_weekly(turn, member)
+        return [Edit(t("family.time_set", weekday=t(f"weekday.{member.note_weekday}"), window=views.window_label(t, Window(member.note_window)), zone=member.timezone))]
     if action == "time" and len(parts) == 3 and small_number(parts[2]) in range(7):
         member.note_weekday = small_number(parts[2])
         buttons = [[_button(views.window_label(t, w), f"fm:win:{w}")] for w in Window]
@@ -178,7 +182,11 @@ async def family_button(turn: Turn) -> list[Out]:
     if action == "win" and len(parts) == 3 and parts[2] in {w.value for w in Window}:
         member.note_window = parts[2]
         member.next_note_at = _next_weekly(turn, member)
-        return [Edit(t("family.time_set", weekday=t(f"weekday.{member.note_weekday}"), window=views.window_label(t, Window(member.note_window))))]
+        # Last, the zone those hours are in (the deployment's, unless they live elsewhere).
+        zones = [_button(zone, f"fm:tz:{zone}") for zone in views.COMMON_ZONES]
+        keyboard = InlineKeyboardMarkup([zones[i : i + 2] for i in range(0, len(zones), 2)])
+        text = t("family.time_set", weekday=t(f"weekday.{member.note_weekday}"), window=views.window_label(t, Window(member.note_window)), zone=member.timezone)
+        return [Edit(text + "\n\n" + t("family.time_zone"), keyboard)]
     if action == "tip":
         member.tips_seen += 1
         return [Send(t(f"family.tip.{(member.tips_seen - 1) % TIPS + 1}"))]

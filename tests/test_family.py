@@ -376,3 +376,18 @@ async def test_a_command_leaves_a_family_question_behind(bot: Harness) -> None:
         from storage.repo import family_member_by_chat
 
         assert (await family_member_by_chat(session, MUM)).display_name is None
+
+
+async def test_the_weekly_note_comes_at_the_chosen_day_time_and_zone(bot: Harness) -> None:
+    from zoneinfo import ZoneInfo
+
+    await invite(bot)
+    await bot.send(MUM, "/family")
+    await bot.tap(MUM, "Weekly note time")
+    await bot.tap(MUM, "Wednesday")
+    [chosen] = await bot.tap(MUM, "Morning (08:00–11:00)")
+    assert chosen.startswith(bot.t("family.time_set", weekday="Wednesday", window="Morning (08:00–11:00)", zone="Asia/Tokyo"))
+    await bot.tap(MUM, "Europe/London")
+    await weekly_note(bot)
+    local = bot.clock.now().astimezone(ZoneInfo("Europe/London"))
+    assert local.weekday() == 2 and 8 <= local.hour < 11
