@@ -1,23 +1,34 @@
 """Property test: thousands of random updates through the real Application never crash it, and
 everything a person sends in a private chat gets a kind reply (every button tap an answer, once).
 
-Each Hypothesis example is a whole *script* of up to 40 steps for three people: words (any
-Unicode, emoji, Japanese, blanks, far too long), the bot's commands with odd arguments, unknown
-commands, taps on the buttons the person can currently see (so the script walks onboarding,
-settings, hellos, tasks and pauses for real), taps carrying forged or mangled callback data,
-stickers, photos, voice, edited messages, time passing (with the hello tick run, so hellos
-arrive), and updates the bot has no handler for (a group, a channel, a block, a poll...).
+Each Hypothesis example is a whole *script* of up to 40 steps for three people (one of them also a
+coordinator): words (any Unicode, emoji, Japanese, blanks, far too long), the bot's commands with
+odd arguments, unknown commands, taps on the buttons the person can see right now (so scripts
+walk onboarding, settings, hellos, tasks, pauses, the safety and family flows for real), deep
+links the bot handed out, taps carrying forged or mangled callback data, stickers, photos, voice,
+files, edited messages, time passing (the tick run as the JobQueue would, so hellos and notes
+arrive), and updates the bot has no handler for (groups, a channel, a block, a poll...).
 
-A script runs on a loop, a database and an Application of its own (a copy of the migrated
-SQLite template), so a failing script is reproducible and Hypothesis can shrink it. Examples are
-derandomized and no example database is kept: every run tries the same scripts. Like every
-``@given`` test it carries Hypothesis's ``hypothesis`` marker (``pytest -m hypothesis`` selects it).
+Checked at every step: no handler raised (the harness records errors); each private message got at
+least one message back in its chat; each callback query got exactly one answer. Edits and updates
+from groups and channels are answered with nothing. After each script: every text sent or edited
+is non-empty and at most 4096 characters, every callback_data at most 64 bytes, no apology for an
+error was ever sent, and the bot wrote only to the people's private chats.
+
+A script runs on a loop, a database and an Application of its own (a copy of the migrated SQLite
+template), so a failing script is reproducible and Hypothesis can shrink it. Examples are
+derandomized and no example database is kept: every run tries the same scripts (175 of them, about
+4,000 updates; see EXAMPLES for a longer, random hunt). Like every ``@given`` test it carries Hypothesis's ``hypothesis`` marker
+(``pytest -m hypothesis`` selects it). The commands and callback prefixes to try are read from
+the handlers the bot registers, so new features are fuzzed as they arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import re
 import shutil
 import string
 import tempfile
@@ -28,9 +39,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+import handlers
 from bot.fakeapi import (
     ApiCall,
+    FakeBotAPI,
     FakeMessage,
     callback_update,
     edited_text_update,
@@ -39,9 +55,9 @@ from bot.fakeapi import (
     text_update,
     voice_update,
 )
-import handlers
 from core.clock import FakeClock
 from storage.db import create_engine
+from storage.models import Base
 from tests.harness import Harness
 
 # The same Monday morning in Tokyo as the conftest `clock` fixture.
@@ -51,8 +67,24 @@ USERS = (4101, 4102, 4103)
 # One of them is also a coordinator (a setting the Application ignores if it has no such feature).
 COORDINATOR = 4103
 LANGUAGES = ("ja", "en", "pt-br", None)
-# The commands of the brief, those in the bot's menu now, and the coordinators' /reach.
-COMMANDS = tuple(dict.fromkeys(("start", "task", "progress", "settings", "pause", "resume", "stop", "help", *handlers.COMMANDS, "reach")))
+
+
+def _registered() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The commands and callback-data prefixes the bot registers now (it grows; the fuzz follows)."""
+    application = Application.builder().token("1:FUZZ").build()
+    handlers.register(application)
+    registered = [h for group in application.handlers.values() for h in group]
+    commands = sorted({c for h in registered if isinstance(h, CommandHandler) for c in h.commands})
+    prefixes = [
+        h.pattern.pattern.removeprefix("^")
+        for h in registered
+        if isinstance(h, CallbackQueryHandler) and isinstance(h.pattern, re.Pattern) and h.pattern.pattern.startswith("^")
+    ]
+    return tuple(commands), tuple(prefixes)
+
+
+REGISTERED_COMMANDS, REGISTERED_PREFIXES = _registered()
+COMMANDS = tuple(dict.fromkeys(("start", "task", "progress", "settings", "pause", "resume", "stop", "help", *REGISTERED_COMMANDS)))
 GROUP_ID = -4200
 CHANNEL_ID = -1004300
 BOT_USERNAME = "komorebi_test_bot"  # the FakeBotAPI default
@@ -60,12 +92,12 @@ MAX_TEXT = 4096
 REPLIES = ("sendMessage", "sendDocument")  # /mydata answers with a file
 MAX_CALLBACK_BYTES = 64
 
-# Known bug (reported, tests at the end of this file): words relayed between a coordinator and a
-# person are not shortened, so near Telegram's 4096-character limit the relayed message is too
-# long and the handler raises. Only words that are relayed are cut to this length; nothing else.
-KNOWN_BUG_RELAY_LIMIT = 3500
-
-EXAMPLES = 1500
+MAX_TICKS_PER_WAIT = 12
+# 175 derandomized scripts (about 4,000 updates, some 25 s) by default. For a long hunt:
+#   KOMOREBI_FUZZ_EXAMPLES=2000 KOMOREBI_FUZZ_RANDOM=1 pytest tests/test_fuzz.py
+# (new random scripts each run; about 50,000 updates in 4 minutes).
+EXAMPLES = int(os.environ.get("KOMOREBI_FUZZ_EXAMPLES", "175"))
+DERANDOMIZE = not os.environ.get("KOMOREBI_FUZZ_RANDOM")
 MAX_STEPS = 40
 
 
@@ -108,6 +140,15 @@ class Walk:
     user: int
     language: str | None
     picks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    """Follow a t.me deep link (an invitation) the bot showed anyone: /start PAYLOAD; else /start."""
+
+    user: int
+    language: str | None
+    pick: int
 
 
 @dataclass(frozen=True)
@@ -158,6 +199,9 @@ class Reach:
 
 @dataclass(frozen=True)
 class Wait:
+    """Time passes. The tick runs as the JobQueue would run it (every few seconds): at each moment
+    something falls due on the way, and at the end."""
+
     minutes: int
 
 
@@ -170,7 +214,7 @@ class Unhandled:
     text: str = "/start"
 
 
-Step = Text | Command | Tap | Walk | Mangled | Forged | Media | Edited | Reach | Wait | Unhandled
+Step = Text | Command | Tap | Walk | Link | Mangled | Forged | Media | Edited | Reach | Wait | Unhandled
 
 UNHANDLED_SHAPES = (
     "group_text",
@@ -188,7 +232,8 @@ UNHANDLED_SHAPES = (
 
 # ----------------------------------------------------------------------------------- strategies
 
-users = st.sampled_from(USERS)
+# One person is drawn more often than the others, so that scripts follow them deep into the flows.
+users = st.sampled_from([USERS[0], USERS[0], USERS[0], *USERS[1:]])
 languages = st.sampled_from(LANGUAGES)
 
 EMOJI = ["🙂", "🌸", "👍🏽", "👨‍👩‍👧‍👦", "🇯🇵", "🏳️‍🌈", "❤️", "🫠", "😭", "🙇‍♀️", "☀️", "🍵"]
@@ -224,13 +269,19 @@ def _repeat(piece: str, n: int) -> str:
     return (piece * (n // max(len(piece), 1) + 1))[:n]
 
 
+# Very long, cheaply: a drawn piece repeated to a drawn length, up to past Telegram's limit.
+# Lengths right at Telegram's 4096 matter most (a reply that quotes them must still fit).
+long_texts = st.builds(
+    _repeat,
+    st.text(min_size=1, max_size=12),
+    st.one_of(st.sampled_from([4096, 4095, 4060, 4000, 4097, 5000]), st.integers(1000, 5000)),
+)
 texts = st.one_of(
     st.text(max_size=200),
     st.text(alphabet=JAPANESE, min_size=1, max_size=80),
     st.lists(st.sampled_from(EMOJI), min_size=1, max_size=12).map("".join),
     st.text(alphabet=BLANKS, min_size=1, max_size=8),
-    # Very long, cheaply: a drawn piece repeated to a drawn length, up to past Telegram's limit.
-    st.builds(_repeat, st.text(min_size=1, max_size=12), st.integers(1000, 5000)),
+    long_texts,
     st.sampled_from(ZONE_LIKE + DISTRESS),
     # Words that look like commands or markup but are not quite.
     st.sampled_from(["/", "//start", " /start", "/ start", "start", "@komorebi_test_bot", "<b>", "{n}", "%s", "\\"]),
@@ -239,8 +290,12 @@ texts = st.one_of(
 command_args = st.one_of(
     st.just(""),
     st.text(max_size=40),
-    st.sampled_from(["now", "0", "-1", "99999999999999999999", "ja", "Asia/Tokyo", "a" * 64, "🌸"]),
+    st.sampled_from(["now", "0", "-1", "99999999999999999999", "ja", "Asia/Tokyo", "a" * 64, "🌸", "f_", "f_x", "f_" + "A" * 60]),
 )
+
+
+def _command_text(command: Command) -> str:
+    return "/" + command.command + (f"@{command.mention}" if command.mention else "") + (f" {command.args}" if command.args else "")
 
 
 commands = st.builds(
@@ -265,11 +320,12 @@ def _fit(data: str) -> str:
     return data.encode()[:MAX_CALLBACK_BYTES].decode(errors="ignore")
 
 
-PREFIXES = [
+PREFIXES = sorted({
+    *REGISTERED_PREFIXES,
     "c:", "s:", "set:", "set:lang:", "set:tz:", "set:win:", "set:rhy:", "set:tasks:", "set:lvl:",
-    "set:grp:", "h:", "h:20260302:", "sample:", "t:", "t:20260302:", "r:", "e:", "p:",
-    "ca:", "cr:", "rr:", "pl:", "pv:", "f:",
-]  # fmt: skip
+    "set:grp:", "h:", "h:20260302:", "sample:", "t:", "t:20260302:", "r:", "r:20260302:", "e:", "p:",
+    "fm:time:", "fm:note:",
+})  # fmt: skip
 # Digits of other scripts, superscripts, fractions, fullwidth: what str.isdigit and int() disagree on.
 NUMERIC_LOOKALIKES = st.text(alphabet="0123456789²³¹⁰½٣٤۵०１２３٠߀", min_size=1, max_size=10)
 data_suffixes = st.one_of(st.text(max_size=40), NUMERIC_LOOKALIKES, st.sampled_from(["", ":", "::", "yes", "here", "done"]))
@@ -279,10 +335,13 @@ callback_data = st.one_of(
 ).map(_fit)
 
 picks = st.integers(0, 1_000)
+# Half the taps take the first button, which in this bot's keyboards is the way forward ("OK",
+# "Looks good", "I'm here", "Done"): random taps alone rarely get a person through onboarding.
+forward_picks = st.one_of(st.just(0), picks)
 rare = st.sampled_from([False] * 9 + [True])
 
-taps = st.builds(Tap, users, languages, picks, st.sampled_from([True, True, False]), rare)
-walks = st.builds(Walk, users, languages, st.lists(picks, min_size=2, max_size=8).map(tuple))
+taps = st.builds(Tap, users, languages, forward_picks, st.sampled_from([True, True, False]), rare)
+walks = st.builds(Walk, users, languages, st.lists(forward_picks, min_size=2, max_size=8).map(tuple))
 # Up to two days; the usual jumps to the next hello window are drawn more often than chance would.
 waits = st.builds(Wait, st.one_of(st.integers(0, 3000), st.sampled_from([540, 600, 720, 1440, 2880])))
 # Kinds listed more than once are drawn more often: walking the real flows (and letting time pass
@@ -295,7 +354,9 @@ steps: st.SearchStrategy[Step] = st.one_of(
     walks,
     walks,
     waits,
+    waits,
     commands,
+    st.builds(Link, users, languages, picks),
     unknown_commands,
     st.builds(Mangled, users, languages, picks, st.integers(0, 4), data_suffixes),
     st.builds(Forged, users, languages, callback_data, picks),
@@ -306,8 +367,9 @@ steps: st.SearchStrategy[Step] = st.one_of(
         st.sampled_from(["sticker", "photo", "voice", "document", "location"]),
         st.one_of(st.none(), st.text(max_size=50)),
     ),
-    st.builds(Edited, users, languages, texts, picks),
-    st.builds(Reach, users, texts, st.sampled_from([True, True, True, False])),
+    st.builds(Edited, users, languages, st.one_of(texts, commands.map(_command_text)), picks),
+    # What a coordinator writes is relayed inside another text: long words matter most there.
+    st.builds(Reach, users, st.one_of(long_texts, texts), st.sampled_from([True, True, True, False])),
     waits,
     st.builds(Unhandled, st.sampled_from(UNHANDLED_SHAPES), users, st.sampled_from(["/start", "hello", "/settings@" + BOT_USERNAME])),
 )
@@ -360,7 +422,7 @@ class Script:
     processed: int = 0
 
     @property
-    def api(self):  # noqa: ANN201 - FakeBotAPI
+    def api(self) -> FakeBotAPI:
         return self.harness.api
 
     def now(self) -> dt.datetime:
@@ -374,10 +436,23 @@ class Script:
             messages = messages[-1:]
         return [(m, b.callback_data) for m in messages for row in m.buttons for b in row if b.callback_data]
 
-    async def _relayed(self, user: int) -> bool:
-        """Whether the person's next words go to the coordinators (they tapped "Reply")."""
-        participant = await self.harness.participant(user)
-        return getattr(participant, "awaiting", None) == "reach_reply"
+    async def _next_due(self) -> dt.datetime | None:
+        """The earliest moment anything is scheduled for: every `next_..._at` column of any table."""
+        columns = [c for table in Base.metadata.sorted_tables for c in table.c if c.name.startswith("next_") and c.name.endswith("_at")]
+        async with self.harness.services.sessions() as session:
+            moments = [await session.scalar(select(func.min(column))) for column in columns]
+        return min((m for m in moments if m is not None), default=None)
+
+    def _deep_links(self) -> list[str]:
+        """Start payloads of every t.me link visible in any chat, in texts or on URL buttons."""
+        found: list[str] = []
+        for user in USERS:
+            for message in self.api.messages(user):
+                places = [message.text or "", message.caption or ""]
+                places += [b.url for row in message.buttons for b in row if b.url]
+                for place in places:
+                    found += DEEP_LINK.findall(place)
+        return found
 
     # -- feeding ----------------------------------------------------------------------------
 
@@ -425,14 +500,10 @@ class Script:
     async def run(self, step: Step) -> None:
         now = self.now()
         if isinstance(step, Text):
-            text = step.text
-            if await self._relayed(step.user):
-                text = text[:KNOWN_BUG_RELAY_LIMIT]  # see test_known_bug_an_overlong_reply_to_a_coordinator
-            update = text_update(step.user, text, first_name=step.first_name, language_code=step.language or "en", date=now)
+            update = text_update(step.user, step.text, first_name=step.first_name, language_code=step.language or "en", date=now)
             await self._message(_realistic_entities(_with_language(update, "message", step.language)), step.user, step)
         elif isinstance(step, Command):
-            text = "/" + step.command + (f"@{step.mention}" if step.mention else "") + (f" {step.args}" if step.args else "")
-            update = text_update(step.user, text, language_code=step.language or "en", date=now)
+            update = text_update(step.user, _command_text(step), language_code=step.language or "en", date=now)
             await self._message(_realistic_entities(_with_language(update, "message", step.language)), step.user, step)
         elif isinstance(step, Tap):
             buttons = self._buttons(step.user, step.newest_only)
@@ -446,6 +517,11 @@ class Script:
         elif isinstance(step, Walk):
             for pick in step.picks:
                 await self.run(Tap(step.user, step.language, pick))
+        elif isinstance(step, Link):
+            payloads = self._deep_links()
+            text = f"/start {payloads[step.pick % len(payloads)]}" if payloads else "/start"
+            update = text_update(step.user, text, language_code=step.language or "en", date=now)
+            await self._message(_with_language(update, "message", step.language), step.user, step)
         elif isinstance(step, Mangled):
             buttons = self._buttons(step.user, newest_only=False)
             if buttons:
@@ -468,19 +544,26 @@ class Script:
             mine = self.sent_by[step.user]
             message_id = mine[step.pick % len(mine)] if mine else step.pick + 1
             update = edited_text_update(step.user, step.text, message_id=message_id, language_code=step.language or "en", date=now)
+            update = _realistic_entities(_with_language(update, "edited_message", step.language))
             before = len(self.api.calls)
-            await self._quiet(_realistic_entities(_with_language(update, "edited_message", step.language)))
-            # Not required, but an edit is never a second check-in or a reply to anything.
+            await self._quiet(update)
+            # An edit is never a second check-in, nor a reply to anything (see test_bad_input).
             assert not [c for c in self.api.calls[before:] if c.method in REPLIES], f"{step!r} was answered"
         elif isinstance(step, Reach):
             participant = await self.harness.participant(step.target)
             alias = getattr(participant, "alias", None) if step.real_alias else None
-            words = step.words[:KNOWN_BUG_RELAY_LIMIT]  # see test_known_bug_an_overlong_reach_message
-            text = f"/reach {alias or 'nobody-here'} {words}"
+            text = f"/reach {alias or 'nobody-here'} {step.words}"
             update = text_update(COORDINATOR, text, language_code="en", date=now)
             await self._message(_realistic_entities(update), COORDINATOR, step)
         elif isinstance(step, Wait):
-            self.clock.advance(dt.timedelta(minutes=step.minutes))
+            target = now + dt.timedelta(minutes=step.minutes)
+            for _ in range(MAX_TICKS_PER_WAIT):
+                due = await self._next_due()
+                if due is None or due > target:
+                    break
+                self.clock.set(max(due, self.now() + dt.timedelta(minutes=1)))
+                await self.harness.tick()
+            self.clock.set(max(target, self.now()))
             await self.harness.tick()
         elif isinstance(step, Unhandled):
             await self._unhandled(step, now)
@@ -600,6 +683,7 @@ class Script:
                         assert button.callback_data is None or len(button.callback_data.encode()) <= MAX_CALLBACK_BYTES
 
 
+DEEP_LINK = re.compile(r"[?&]start=([A-Za-z0-9_-]{1,64})")
 _update_ids = iter(range(9_000_000, 10**9))
 
 
@@ -630,13 +714,14 @@ async def _run_script(template: Path, script: list[Step]) -> int:
 
 # ------------------------------------------------------------------------------------- the test
 
+# How many updates each example fed through the Application (for a look after a run).
 processed_updates: list[int] = []
 
 
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=False,
+    derandomize=DERANDOMIZE,
     database=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -644,3 +729,49 @@ processed_updates: list[int] = []
 @given(script=scripts)
 def test_random_updates_never_crash_and_always_get_a_kind_answer(sqlite_template: Path, script: list[Step]) -> None:
     processed_updates.append(asyncio.run(_run_script(sqlite_template, script)))
+
+
+# --------------------------------------------------------------------- what the fuzz found, pinned
+
+
+@pytest.mark.parametrize("command", ["/start", "/help", "/stop", "/dance"])
+async def test_an_edited_message_is_never_run_as_a_command(
+    sqlite_engine: AsyncEngine, clock: FakeClock, command: str
+) -> None:
+    person = USERS[0]
+    async with Harness.started(sqlite_engine, clock) as bot:
+        before = len(bot.api.calls)
+        # PTB's CommandHandler and filters.COMMAND also match edited messages unless told not to.
+        await bot.process(edited_text_update(person, command, message_id=5, language_code="en", date=clock.now()))
+        assert bot.replies(before) == []
+        assert await bot.participant(person) is None  # an edit is no first contact either
+
+
+async def test_digits_that_int_refuses_in_forged_level_data_are_a_stale_button(sqlite_engine: AsyncEngine, clock: FakeClock) -> None:
+    """Found by the fuzz: "²".isdigit() is true but int("²") raises."""
+    person = USERS[0]
+    async with Harness.started(sqlite_engine, clock) as bot:
+        await bot.send(person, "/start")
+        await bot.tap_data(person, "c:yes", message_id=bot.api.last(person).message_id)
+        for value in ("²", "⁰", "½", "1²"):
+            assert await bot.tap_data(person, f"set:lvl:{value}", message_id=1) == [bot.t("button.stale")]
+
+
+async def test_words_relayed_at_telegrams_length_limit_still_fit(sqlite_engine: AsyncEngine, clock: FakeClock) -> None:
+    """Found by the fuzz: a coordinator's /reach, or a person's reply, of (nearly) 4096 characters
+    made a relayed message longer than Telegram allows, and the handler raised."""
+    person = USERS[0]
+    async with Harness.started(sqlite_engine, clock, KOMOREBI_COORDINATORS=str(COORDINATOR)) as bot:
+        await bot.send(person, "/start")
+        await bot.tap_data(person, "c:yes", message_id=bot.api.last(person).message_id)
+        alias = (await bot.participant(person)).alias
+        prefix = f"/reach {alias} "
+        assert await bot.send(COORDINATOR, prefix + "a" * (MAX_TEXT - len(prefix)))
+        reach = bot.api.last(person)
+        assert reach.text and len(reach.text) <= MAX_TEXT
+        [data] = [b.callback_data for row in reach.buttons for b in row if b.callback_data]
+        await bot.tap_data(person, data, message_id=reach.message_id)
+        before = len(bot.api.calls)
+        assert await bot.send(person, "b" * MAX_TEXT)
+        relayed = [c for c in bot.api.calls[before:] if c.method == "sendMessage" and c.params["chat_id"] == COORDINATOR]
+        assert relayed and all(c.ok and len(c.params["text"]) <= MAX_TEXT for c in relayed)
