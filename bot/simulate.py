@@ -276,7 +276,7 @@ class Simulation:
         weeks = (self.days + 6) // 7
         print(
             f"Komorebi simulation: {len(self.people)} participants, {self.days} days, "
-            f"{seconds:.1f} s of real time\n",
+            f"{seconds:.1f} s of CPU time\n",
             file=out,
         )
         by_persona: dict[str, list[Person]] = defaultdict(list)
