@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Result, delete, func, or_, select, update
+from sqlalchemy import Result, Update, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core.ladder import Outcome, TaskResult
 from storage.models import (
@@ -102,30 +103,43 @@ class DueHello:
     notes_allowed: bool | None
 
 
-async def claim_due(
-    session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
-) -> list[DueHello]:
-    """Claim up to `limit` participants whose next hello is due, atomically.
+def _claim(
+    session: AsyncSession,
+    model: type[Participant] | type[FamilyMember],
+    due: InstrumentedAttribute[dt.datetime | None],
+    now: dt.datetime,
+    token: str,
+    limit: int,
+    stale_before: dt.datetime,
+) -> Update:
+    """UPDATE ... that claims up to `limit` rows of `model` whose `due` moment has come.
 
-    A claim older than `stale_before` (its worker died) is taken over. On PostgreSQL the candidate rows
-    are locked with SKIP LOCKED so several workers never claim the same row; on SQLite the single
-    UPDATE ... RETURNING runs inside an immediate transaction and is atomic by itself.
+    A claim older than `stale_before` (its worker died) is taken over. On PostgreSQL the candidate
+    rows are locked with SKIP LOCKED so several workers never claim the same row; on SQLite the
+    single UPDATE runs inside an immediate transaction and is atomic by itself.
     """
     candidates = (
-        select(Participant.id)
-        .where(
-            Participant.next_hello_at <= now,
-            or_(Participant.claimed_at.is_(None), Participant.claimed_at < stale_before),
-        )
-        .order_by(Participant.next_hello_at)
+        select(model.id)
+        .where(due <= now, or_(model.claimed_at.is_(None), model.claimed_at < stale_before))
+        .order_by(due)
         .limit(limit)
     )
     if session.bind.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    statement = (
-        update(Participant)
-        .where(Participant.id.in_(candidates.scalar_subquery()))
+    return (
+        update(model)
+        .where(model.id.in_(candidates.scalar_subquery()))
         .values(claimed_at=now, claim_token=token)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def claim_due(
+    session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
+) -> list[DueHello]:
+    """Claim up to `limit` participants whose next hello is due, atomically (see :func:`_claim`)."""
+    statement = (
+        _claim(session, Participant, Participant.next_hello_at, now, token, limit, stale_before)
         .returning(
             Participant.id,
             Participant.chat_id,
@@ -143,7 +157,6 @@ async def claim_due(
             Participant.wants_tasks,
             Participant.notes_allowed,
         )
-        .execution_options(synchronize_session=False)
     )
     rows = (await session.execute(statement)).all()
     return sorted((DueHello(*row) for row in rows), key=lambda due: due.next_hello_at)
@@ -410,26 +423,8 @@ async def claim_family_due(
     session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
 ) -> list[FamilyMember]:
     """Claim family members whose weekly note is due (the same claim as the hello tick's)."""
-    candidates = (
-        select(FamilyMember.id)
-        .where(
-            FamilyMember.next_note_at <= now,
-            or_(FamilyMember.claimed_at.is_(None), FamilyMember.claimed_at < stale_before),
-        )
-        .order_by(FamilyMember.next_note_at)
-        .limit(limit)
-    )
-    if session.bind.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = (
-        await session.scalars(
-            update(FamilyMember)
-            .where(FamilyMember.id.in_(candidates.scalar_subquery()))
-            .values(claimed_at=now, claim_token=token)
-            .returning(FamilyMember.id)
-            .execution_options(synchronize_session=False)
-        )
-    ).all()
+    claim = _claim(session, FamilyMember, FamilyMember.next_note_at, now, token, limit, stale_before)
+    ids = (await session.scalars(claim.returning(FamilyMember.id))).all()
     if not ids:
         return []
     rows = await session.scalars(select(FamilyMember).where(FamilyMember.id.in_(ids)).execution_options(populate_existing=True))
