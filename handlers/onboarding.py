@@ -7,8 +7,6 @@ from enum import StrEnum
 from functools import cache
 
 from bot.i18n import LANGUAGES, guess_language
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
 from core.alias import make_alias
 from core.ladder import GROUP_LEVEL, LEVELS
 from core.schedule import Rhythm, Window, hello_day_for
@@ -90,12 +88,7 @@ async def new_alias(turn: Turn) -> str:
 
 def _crisis_question(turn: Turn) -> list[Out]:
     """The one consent question onboarding asks beyond the summary; default no."""
-    keyboard = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(turn.t("onboarding.alerts_yes"), callback_data="ca:yes")],
-            [InlineKeyboardButton(turn.t("onboarding.alerts_no"), callback_data="ca:no")],
-        ]
-    )
+    keyboard = views.one_per_row([(turn.t("onboarding.alerts_yes"), "ca:yes"), (turn.t("onboarding.alerts_no"), "ca:no")])
     return [Edit(turn.t("onboarding.alerts_ask"), keyboard)]
 
 

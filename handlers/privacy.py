@@ -6,6 +6,7 @@ import json
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from handlers import views
 from handlers.base import Document, Edit, Out, Send, SendTo, Toast, Turn
 from handlers.family import family_panel
 from storage import repo
@@ -73,12 +74,7 @@ async def forget_command(turn: Turn) -> list[Out]:
     member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
     if turn.participant is None and member is None:
         return [Send(turn.t("mydata.nothing"))]
-    keyboard = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(turn.t("forget.yes"), callback_data="f:yes")],
-            [InlineKeyboardButton(turn.t("forget.no"), callback_data="f:no")],
-        ]
-    )
+    keyboard = views.one_per_row([(turn.t("forget.yes"), "f:yes"), (turn.t("forget.no"), "f:no")])
     return [Send(turn.t("forget.ask"), keyboard)]
 
 

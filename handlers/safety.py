@@ -8,9 +8,10 @@ reach out"), and the alert carries the alias and how to write back through the b
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
 from bot.i18n import Translator
+from handlers import views
 from handlers.base import Alert, Out, Send, SendTo, SetButtons, Toast, Turn
 from handlers.checkin import COUNTED, answer_day, count_day
 from handlers.onboarding import new_alias
@@ -38,12 +39,7 @@ def _plan_text(t: Translator, plan: SafetyPlan | None) -> str:
 
 
 def _crisis_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(t("crisis.safe"), callback_data="cr:safe")],
-            [InlineKeyboardButton(t("crisis.reach"), callback_data="cr:reach")],
-        ]
-    )
+    return views.one_per_row([(t("crisis.safe"), "cr:safe"), (t("crisis.reach"), "cr:reach")])
 
 
 def _alert_messages(turn: Turn, participant: Participant, key: str) -> tuple[tuple[int, str], ...]:
@@ -108,7 +104,7 @@ async def reach_command(turn: Turn) -> list[Out]:
         # They asked for silence (or blocked the bot); the promise holds for the team too.
         return [Send(turn.t("reach.silent", alias=target.alias))]
     t = turn.services.catalogs[target.language or turn.services.settings.default_language]
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t("reach.reply"), callback_data="rr:reply")]])
+    keyboard = views.one_per_row([(t("reach.reply"), "rr:reply")])
     words = parts[2].strip()[:MAX_RELAYED]
     return [SendTo(target.chat_id, t("reach.message", text=words), keyboard), Send(turn.t("reach.sent", alias=target.alias))]
 
@@ -136,14 +132,8 @@ async def reach_reply_text(turn: Turn) -> list[Out]:
 
 
 def _plan_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(t("plan.signs"), callback_data="pl:signs")],
-            [InlineKeyboardButton(t("plan.helps"), callback_data="pl:helps")],
-            [InlineKeyboardButton(t("plan.people"), callback_data="pl:people")],
-            [InlineKeyboardButton(t("plan.close"), callback_data="pl:close")],
-        ]
-    )
+    sections = [(t(f"plan.{section}"), f"pl:{section}") for section in PLAN_SECTIONS]
+    return views.one_per_row([*sections, (t("plan.close"), "pl:close")])
 
 
 async def plan_command(turn: Turn) -> list[Out]:

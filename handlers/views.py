@@ -38,6 +38,11 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=data)
 
 
+def one_per_row(choices: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """A keyboard of (label, callback data) choices, one button to a row."""
+    return InlineKeyboardMarkup([[_button(label, data)] for label, data in choices])
+
+
 def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
