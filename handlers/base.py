@@ -47,7 +47,7 @@ class Alert:
     """Messages to the support team, then one line to the person: `told` if at least one arrived,
     `not_told` if none did — so nobody is told the team knows when it does not."""
 
-    messages: tuple[tuple[int, str], ...]
+    messages: tuple[SendTo, ...]
     told: str
     not_told: str
 
@@ -181,7 +181,7 @@ async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
         elif isinstance(out, SendTo):
             await _send_elsewhere(context, out.chat_id, out.text, out.markup)
         elif isinstance(out, Alert):
-            delivered = [await _send_elsewhere(context, chat, text) for chat, text in out.messages]
+            delivered = [await _send_elsewhere(context, m.chat_id, m.text, m.markup) for m in out.messages]
             await context.bot.send_message(chat_id, out.told if any(delivered) else out.not_told)
         elif isinstance(out, Document):
             await context.bot.send_document(chat_id, InputFile(out.content, filename=out.filename), caption=out.caption)

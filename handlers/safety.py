@@ -42,11 +42,11 @@ def _crisis_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return views.one_per_row([(t("crisis.safe"), "cr:safe"), (t("crisis.reach"), "cr:reach")])
 
 
-def _alert_messages(turn: Turn, participant: Participant, key: str) -> tuple[tuple[int, str], ...]:
+def _alert_messages(turn: Turn, participant: Participant, key: str) -> tuple[SendTo, ...]:
     """One alert per coordinator, in the deployment's language: the alias and how to write back."""
     t = turn.services.catalogs[turn.services.settings.default_language]
     text = t(key, alias=participant.alias)
-    return tuple((chat_id, text) for chat_id in sorted(turn.services.settings.coordinators))
+    return tuple(SendTo(chat_id, text) for chat_id in sorted(turn.services.settings.coordinators))
 
 
 async def crisis_reply(turn: Turn) -> list[Out]:
@@ -60,7 +60,7 @@ async def crisis_reply(turn: Turn) -> list[Out]:
     if participant is not None and participant.status in COUNTED:
         await count_day(turn, participant, await answer_day(turn, participant), "text")
     if participant is not None and participant.crisis_alerts and participant.alias:
-        outs += [SendTo(chat_id, text) for chat_id, text in _alert_messages(turn, participant, "alert.match")]
+        outs += list(_alert_messages(turn, participant, "alert.match"))
     return outs
 
 
@@ -106,7 +106,8 @@ async def reach_command(turn: Turn) -> list[Out]:
     t = turn.services.catalogs[target.language or turn.services.settings.default_language]
     keyboard = views.one_per_row([(t("reach.reply"), "rr:reply")])
     words = parts[2].strip()[:MAX_RELAYED]
-    return [SendTo(target.chat_id, t("reach.message", text=words), keyboard), Send(turn.t("reach.sent", alias=target.alias))]
+    message = SendTo(target.chat_id, t("reach.message", text=words), keyboard)
+    return [Alert((message,), turn.t("reach.sent", alias=target.alias), turn.t("reach.not_sent", alias=target.alias))]
 
 
 async def reach_reply_button(turn: Turn) -> list[Out]:
@@ -124,7 +125,7 @@ async def reach_reply_text(turn: Turn) -> list[Out]:
     words = (turn.update.effective_message.text or "").strip()[:MAX_RELAYED]
     t = turn.services.catalogs[turn.services.settings.default_language]
     text = t("reach.from", alias=participant.alias, text=words)
-    messages = tuple((chat_id, text) for chat_id in sorted(turn.services.settings.coordinators))
+    messages = tuple(SendTo(chat_id, text) for chat_id in sorted(turn.services.settings.coordinators))
     return [Alert(messages, turn.t("reach.passed"), turn.t("reach.not_passed"))]
 
 

@@ -321,3 +321,11 @@ async def test_reach_respects_a_pause_or_a_stop(team_bot: Harness) -> None:
     sent = len(bot.api.messages(ME))
     assert await bot.send(COORDINATOR, f"/reach {alias} hello") == [bot.t("reach.silent", alias=alias)]
     assert len(bot.api.messages(ME)) == sent
+
+
+async def test_reach_says_so_when_the_message_did_not_arrive(team_bot: Harness) -> None:
+    bot = team_bot
+    await onboard_with_team(bot, alerts=True)
+    alias = (await bot.participant(ME)).alias
+    bot.api.block(ME)
+    assert await bot.send(COORDINATOR, f"/reach {alias} hello") == [bot.t("reach.not_sent", alias=alias)]
