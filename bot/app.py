@@ -17,7 +17,7 @@ from bot.i18n import LANGUAGES, Catalogs
 from bot.ratelimit import PacedRateLimiter
 from bot.services import SERVICES_KEY, Context, Services
 from core.clock import Clock, SystemClock
-from schedules.hello import schedule_tick
+from schedules.tick import schedule_tick
 from storage.db import create_engine, migrate, session_factory
 
 log = logging.getLogger("komorebi")

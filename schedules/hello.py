@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, TelegramError
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application
 
 from bot.services import Services, services_of
 from core.backoff import in_door_phase, min_gap_days
@@ -32,7 +32,6 @@ from storage.models import Status
 
 log = logging.getLogger("komorebi.tick")
 
-TICK_NAME = "hello-tick"
 BATCH_SIZE = 100
 # A claim not finished by then belongs to a worker that died; another may take it over.
 CLAIM_TIMEOUT = dt.timedelta(minutes=5)
@@ -40,8 +39,6 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 CONCURRENCY = 8
 # After a failure that is not the person's doing (network, Telegram), try again this much later.
 RETRY_DELAY = dt.timedelta(minutes=1)
-# How long webhook update ids are remembered (Telegram gives up retrying well within a day).
-DELIVERY_MEMORY = dt.timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -114,8 +111,6 @@ class TickReport:
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.skipped or self.blocked or self.deferred)
-
-
 
 
 def _message(
@@ -253,26 +248,3 @@ def _unreachable(error: TelegramError) -> bool:
     if isinstance(error, Forbidden):
         return True
     return isinstance(error, BadRequest) and "chat not found" in error.message.lower()
-
-
-async def hello_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The one repeating job: hellos first, then the families' weekly notes."""
-    from schedules.family import run_family_tick
-
-    await run_tick(context.application)
-    await run_family_tick(context.application)
-    services = services_of(context.application)
-    async with services.sessions() as session:
-        await repo.forget_deliveries_before(session, services.clock.now() - DELIVERY_MEMORY)
-        await session.commit()
-
-
-def schedule_tick(application: Application, every_seconds: float) -> None:
-    """Register the one repeating job. Overlapping runs are refused; a late run is still run."""
-    application.job_queue.run_repeating(
-        hello_tick,
-        interval=every_seconds,
-        first=1,
-        name=TICK_NAME,
-        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
-    )

@@ -19,7 +19,7 @@ from bot.fakeapi import FakeBotAPI, FakeMessage, callback_update, sticker_update
 from bot.ratelimit import PacedRateLimiter
 from bot.services import Context, Services, services_of
 from core.clock import FakeClock
-from schedules.hello import TICK_NAME
+from schedules.tick import TICK_NAME
 from storage import repo
 from storage.models import Participant
 
