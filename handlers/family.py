@@ -326,45 +326,46 @@ def share_keyboard(t: Translator, link_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button(t(f"share.{share}"), f"sh:{link_id}:{share}")] for share in SHARES])
 
 
-async def _own_link(turn: Turn, link_id: str) -> FamilyLink | None:
-    """A link of the person tapping, or None (a forged or foreign button)."""
-    if turn.participant is None or small_number(link_id) is None:
+async def _tapped_link(turn: Turn, parts: int) -> tuple[FamilyLink, FamilyMember, list[str]] | None:
+    """The family link a button names — if it is the tapping person's own — with its family member
+    and the button's parts; None for a forged, foreign or malformed button."""
+    data = turn.data.split(":")
+    number = small_number(data[1]) if len(data) == parts else None
+    if turn.participant is None or number is None:
         return None
-    link = await repo.family_link(turn.session, small_number(link_id))
-    return link if link is not None and link.participant_id == turn.participant.id else None
+    link = await repo.family_link(turn.session, number)
+    if link is None or link.participant_id != turn.participant.id:
+        return None
+    return link, await repo.family_member(turn.session, link.family_member_id), data
 
 
 async def share_button(turn: Turn) -> list[Out]:
-    parts = turn.data.split(":")
-    link = await _own_link(turn, parts[1]) if len(parts) == 3 else None
-    if link is None or parts[2] not in SHARES:
+    tapped = await _tapped_link(turn, parts=3)
+    if tapped is None or tapped[2][2] not in SHARES:
         return [Toast(turn.t("button.stale"))]
-    link.share = parts[2]
-    member = await repo.family_member(turn.session, link.family_member_id)
+    link, member, data = tapped
+    link.share = data[2]
     return [Edit(turn.t("share.set", name=member.display_name, share=turn.t(f"share.{link.share}")))]
 
 
 async def share_change_button(turn: Turn) -> list[Out]:
-    parts = turn.data.split(":")
-    link = await _own_link(turn, parts[1]) if len(parts) == 2 else None
-    if link is None:
+    tapped = await _tapped_link(turn, parts=2)
+    if tapped is None:
         return [Toast(turn.t("button.stale"))]
-    member = await repo.family_member(turn.session, link.family_member_id)
+    link, member, _ = tapped
     return [Send(turn.t("share.ask", name=member.display_name), share_keyboard(turn.t, link.id))]
 
 
 async def remove_button(turn: Turn) -> list[Out]:
     """End sharing with a family member; they are told only that sharing ended."""
-    parts = turn.data.split(":")
-    link = await _own_link(turn, parts[1]) if len(parts) == 2 else None
-    if link is None:
+    tapped = await _tapped_link(turn, parts=2)
+    if tapped is None:
         return [Toast(turn.t("button.stale"))]
-    member = await repo.family_member(turn.session, link.family_member_id)
+    link, member, _ = tapped
     await repo.remove(turn.session, link)
-    ft = _family_t(turn, member)
     return [
         Send(turn.t("share.removed", name=member.display_name)),
-        SendTo(member.chat_id, ft("family.sharing_ended", label=link.relative_label)),
+        SendTo(member.chat_id, _family_t(turn, member)("family.sharing_ended", label=link.relative_label)),
     ]
 
 

@@ -30,6 +30,25 @@ async def _no_sleep(_seconds: float) -> None:
     return None
 
 
+def offline_application(clock: FakeClock, api: FakeBotAPI, **settings: Any) -> tuple[Application, Settings]:
+    """The real Application against the fake Bot API and a fake clock (settings by their names,
+    for example DATABASE_URL=...; `engine=` and `updater=` go to the builder)."""
+    builder_args = {key: settings.pop(key) for key in ("engine", "updater") if key in settings}
+    settings.setdefault("DATABASE_URL", "sqlite+aiosqlite://")
+    config = Settings(_env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, **settings)
+    application = build_application(
+        config,
+        clock=clock,
+        request=api,
+        get_updates_request=api,
+        # Pacing is measured in bench/; here it only needs to let everything through at once.
+        rate_limiter=PacedRateLimiter(overall_rate=1e6, bulk_rate=1e6, sleep=_no_sleep),
+        rng=random.Random(7),
+        **builder_args,
+    )
+    return application, config
+
+
 class Harness:
     def __init__(self, application: Application, api: FakeBotAPI, clock: FakeClock) -> None:
         self.app = application
@@ -41,17 +60,7 @@ class Harness:
     @asynccontextmanager
     async def started(cls, engine: AsyncEngine, clock: FakeClock, **settings: Any) -> AsyncIterator[Harness]:
         api = FakeBotAPI(clock=clock.now)
-        config = Settings(_env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, DATABASE_URL="sqlite+aiosqlite://", **settings)
-        application = build_application(
-            config,
-            clock=clock,
-            request=api,
-            get_updates_request=api,
-            # Pacing is measured in bench/; here it only needs to let everything through at once.
-            rate_limiter=PacedRateLimiter(overall_rate=1e6, bulk_rate=1e6, sleep=_no_sleep),
-            rng=random.Random(7),
-            engine=engine,
-        )
+        application, _ = offline_application(clock, api, engine=engine, **settings)
         harness = cls(application, api, clock)
 
         async def record(_update: object, context: Context) -> None:

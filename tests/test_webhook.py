@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,13 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import build_application
-from bot.config import Settings
 from bot.fakeapi import FakeBotAPI, text_update
-from bot.ratelimit import PacedRateLimiter
 from bot.webhook import SECRET_HEADER, WEBHOOK_PATH, create_web_app
 from core.clock import FakeClock
-from tests.harness import TOKEN
+from tests.harness import offline_application
 
 SECRET = "a-very-secret_token-123"
 ME = 6006
@@ -40,24 +36,12 @@ async def web(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Web]:
     shutil.copy(sqlite_template, database)
     clock = FakeClock(dt.datetime(2026, 3, 2, 0, 30, tzinfo=dt.UTC))
     api = FakeBotAPI(clock=clock.now)
-    settings = Settings(
-        _env_file=None,
-        TELEGRAM_BOT_TOKEN=TOKEN,
+    application, _ = offline_application(
+        clock,
+        api,
         DATABASE_URL=f"sqlite+aiosqlite:///{database}",
         KOMOREBI_WEBHOOK_URL="https://komorebi.example/telegram",
         KOMOREBI_WEBHOOK_SECRET=SECRET,
-    )
-
-    async def no_sleep(_seconds: float) -> None:
-        return None
-
-    application = build_application(
-        settings,
-        clock=clock,
-        request=api,
-        get_updates_request=api,
-        rate_limiter=PacedRateLimiter(overall_rate=1e6, bulk_rate=1e6, sleep=no_sleep),
-        rng=random.Random(3),
         updater=False,
     )
     app = create_web_app(application)
@@ -98,8 +82,14 @@ async def test_health_and_metrics(web: Web) -> None:
     health = await web.client.get("/healthz")
     assert health.status_code == 200 and health.json() == {"database": "ok", "tick": "ok"}
     await web.post(text_update(ME, "/start", update_id=30))
+    await web.post(web.api.press(ME, "OK"))
+    await web.post(web.api.press(ME, "Looks good"))
+    await web.post(text_update(ME, "here I am", update_id=31))
+    [job] = web.application.job_queue.jobs()
+    await job.run(web.application)  # one tick, as the JobQueue would run it (nothing is due yet)
     text = (await web.client.get("/metrics")).text
-    assert "komorebi_hellos_total" in text and "komorebi_checkins_total" in text
+    assert "komorebi_checkins_total 1.0" in text
+    assert 'komorebi_hellos_total{outcome="sent"} 0.0' in text
     # The tick has not run for long: not healthy any more.
     web.clock.advance(dt.timedelta(minutes=5))
     late = await web.client.get("/healthz")
