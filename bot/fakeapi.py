@@ -274,19 +274,38 @@ class FakeBotAPI(BaseRequest):
         """
         endpoint = url.rsplit("/", 1)[-1]
         raw = request_data.parameters if request_data else {}
-        params, bad_json = _normalise_params(raw)
-        files = _read_files(request_data)
-        call = ApiCall(method=endpoint, params=params, files=files)
+        return await self.handle(endpoint, raw, _read_files(request_data))
+
+    async def handle(
+        self,
+        method: str,
+        parameters: Mapping[str, Any],
+        files: Mapping[str, tuple[str, bytes]] | None = None,
+    ) -> tuple[int, bytes]:
+        """Answer one Bot API call given by name, parameters and uploads (the part of
+        :meth:`do_request` that does not depend on PTB; :mod:`bot.fakeserver` serves it over HTTP).
+
+        Args:
+            method: The Bot API method, e.g. ``"sendMessage"``.
+            parameters: As PTB passes them; nested JSON may also be given as JSON strings.
+            files: Uploads by multipart field name: ``(filename, content)``.
+
+        Returns:
+            The HTTP status and the JSON body, as Telegram would answer.
+        """
+        params, bad_json = _normalise_params(parameters)
+        uploads = dict(files or {})
+        call = ApiCall(method=method, params=params, files=uploads)
         self.calls.append(call)
 
         if self.delay_hook is not None:
-            await self.delay_hook(endpoint, params)
+            await self.delay_hook(method, params)
 
         try:
             if bad_json is not None:
                 raise _ApiError(400, f"Bad Request: can't parse {bad_json} JSON object")
-            self._raise_injected_faults(endpoint, params)
-            result = await self._dispatch(endpoint, params, files)
+            self._raise_injected_faults(method, params)
+            result = await self._dispatch(method, params, uploads)
         except _ApiError as error:
             call.status = error.status
             return error.status, _error_payload(error)
