@@ -1,4 +1,4 @@
-"""The command line: `python -m bot run | migrate | try`."""
+"""The command line: `python -m bot run | migrate | try | simulate | admin`."""
 
 from __future__ import annotations
 
@@ -137,6 +137,42 @@ def _simulate(args: argparse.Namespace) -> int:
     return asyncio.run(simulate(args.participants, args.days, args.seed))
 
 
+def _admin(args: argparse.Namespace) -> int:
+    settings = _load_settings()
+    if settings is None:
+        return 2
+    configure_logging("WARNING")
+    from bot.admin import run_admin
+
+    return asyncio.run(run_admin(settings, args))
+
+
+def _admin_parser(commands: argparse._SubParsersAction) -> None:
+    admin = commands.add_parser(
+        "admin", help="coordinators' tools: volunteer codes, group activities, figures (no Telegram needed)"
+    )
+    admin.add_argument("--language", choices=("ja", "en"), help="language of the output (default: KOMOREBI_DEFAULT_LANGUAGE)")
+    tools = admin.add_subparsers(dest="tool", required=True, metavar="TOOL")
+    tools.add_parser("code", help="issue a single-use volunteer code (valid for 7 days)")
+    tools.add_parser("volunteers", help="list volunteers by number, with their kind words this week")
+    revoke = tools.add_parser("revoke", help="end a volunteer's place (their undelivered kind words are withdrawn)")
+    revoke.add_argument("volunteer", type=int, help="the volunteer's number, from `admin volunteers`")
+    tools.add_parser("activities", help="list upcoming group activities with their numbers")
+    for name, what in (("add", "plan a group activity"), ("edit", "change a group activity (all fields)")):
+        form = tools.add_parser(f"activity-{name}", help=what)
+        if name == "edit":
+            form.add_argument("activity", type=int, help="the activity's number, from `admin activities`")
+        form.add_argument("--at", required=True, help='local time in KOMOREBI_DEFAULT_TIMEZONE, "YYYY-MM-DD HH:MM"')
+        form.add_argument("--title", required=True)
+        form.add_argument("--place", required=True, help="a place, or an online link")
+        form.add_argument("--capacity", required=True, help="how many can come")
+        form.add_argument("--level", required=True, help="the lowest step (0-5) it is offered from")
+    cancel = tools.add_parser("activity-cancel", help="cancel a group activity; everyone who answered is told")
+    cancel.add_argument("activity", type=int)
+    tools.add_parser("figures", help='aggregate figures for the last 28 days (counts below 5 shown as "<5")')
+    admin.set_defaults(func=_admin)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m bot", description="Komorebi, a gentle check-in bot for Telegram.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -160,6 +196,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--days", type=int, default=56, help="virtual days (default: %(default)s)")
     sim.add_argument("--seed", type=int, default=1, help="random seed, for a repeatable run (default: %(default)s)")
     sim.set_defaults(func=_simulate)
+    _admin_parser(commands)
     return root
 
 

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import checkin, family, help as help_, onboarding, pause, privacy, progress, safety, tasks
+from handlers import (
+    activities,
+    checkin,
+    coordinator,
+    family,
+    help as help_,
+    onboarding,
+    pause,
+    peer,
+    privacy,
+    progress,
+    safety,
+    tasks,
+)
 from handlers.base import Out, Turn, handler
 from handlers.errors import on_error
 from handlers.onboarding import AWAITING_TIMEZONE
@@ -15,11 +28,20 @@ PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 # Everything else a person can send (stickers, photos, voice, files...): thanked, counted, never kept.
 OTHER_MESSAGES = PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL
 
-# The command menu, in this order; coordinators' /reach is left out of it on purpose.
+# The command menu, in this order. Volunteers' and coordinators' commands are left out of it on
+# purpose: /help for those roles lists them.
 COMMANDS = (
-    "start", "task", "progress", "settings", "pause", "resume", "stop",
+    "start", "task", "progress", "settings", "pause", "resume", "stop", "kindword", "activities",
     "safetyplan", "privacy", "mydata", "forget", "family", "tips", "help",
 )
+COORDINATOR_COMMANDS = {
+    "newcode": coordinator.newcode_command,
+    "volunteers": coordinator.volunteers_command,
+    "newactivity": coordinator.newactivity_command,
+    "editactivity": coordinator.editactivity_command,
+    "cancelactivity": coordinator.cancelactivity_command,
+    "figures": coordinator.figures_command,
+}
 
 
 async def _plain_text(turn: Turn) -> list[Out]:
@@ -35,12 +57,23 @@ async def _plain_text(turn: Turn) -> list[Out]:
         return relayed + await safety.crisis_reply(turn)  # safety before anything else
     if relayed:
         return relayed
+    volunteer = await repo.volunteer_by_chat(turn.session, turn.update.effective_chat.id)
+    if volunteer is not None and volunteer.awaiting and volunteer.revoked_at is None:
+        return await peer.volunteer_text(turn, volunteer)
     member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
     if member is not None and member.awaiting:
         return await family.family_text(turn, member)
     if awaiting == AWAITING_TIMEZONE:
         return await onboarding.typed_timezone(turn)
     return await checkin.text(turn)
+
+
+async def _activities(turn: Turn) -> list[Out]:
+    """/activities: a coordinator sees every upcoming one with its numbers; a participant, theirs."""
+    outs = await coordinator.coordinator_activities(turn) if safety.is_coordinator(turn) else []
+    if not outs or (turn.participant is not None and turn.participant.group_opt_in):
+        outs += await activities.activities_command(turn)
+    return outs
 
 
 def register(application: Application) -> None:
@@ -60,6 +93,12 @@ def register(application: Application) -> None:
     add(CommandHandler("reach", handler(safety.reach_command), filters=PRIVATE))
     add(CommandHandler("family", handler(family.family_command), filters=PRIVATE))
     add(CommandHandler("tips", handler(family.tips_command), filters=PRIVATE))
+    add(CommandHandler("volunteer", handler(peer.volunteer_command), filters=PRIVATE))
+    add(CommandHandler("streaks", handler(peer.streaks_command), filters=PRIVATE))
+    add(CommandHandler("kindword", handler(peer.kindword_command), filters=PRIVATE))
+    add(CommandHandler("activities", handler(_activities), filters=PRIVATE))
+    for name, command in COORDINATOR_COMMANDS.items():
+        add(CommandHandler(name, handler(command), filters=PRIVATE))
 
     add(CallbackQueryHandler(handler(onboarding.consent), pattern=r"^c:"))
     add(CallbackQueryHandler(handler(onboarding.summary_answer), pattern=r"^s:"))
@@ -83,6 +122,17 @@ def register(application: Application) -> None:
     add(CallbackQueryHandler(handler(family.remove_button), pattern=r"^fr:"))
     add(CallbackQueryHandler(handler(family.notes_button), pattern=r"^nt:"))
     add(CallbackQueryHandler(handler(pause.pause_choice), pattern=r"^p:"))
+    add(CallbackQueryHandler(handler(peer.volunteer_agree), pattern=r"^vo:"))
+    add(CallbackQueryHandler(handler(peer.board_button), pattern=r"^vb:"))
+    add(CallbackQueryHandler(handler(peer.cheer_button), pattern=r"^vc:"))
+    add(CallbackQueryHandler(handler(peer.phrase_button), pattern=r"^vp:"))
+    add(CallbackQueryHandler(handler(peer.own_words_button), pattern=r"^vw:"))
+    add(CallbackQueryHandler(handler(peer.peer_answer), pattern=r"^pe:"))
+    add(CallbackQueryHandler(handler(peer.thank_button), pattern=r"^ty:"))
+    add(CallbackQueryHandler(handler(peer.thanks_phrase_button), pattern=r"^tq:"))
+    add(CallbackQueryHandler(handler(activities.answer_button), pattern=r"^ar:"))
+    add(CallbackQueryHandler(handler(activities.how_was_it_button), pattern=r"^ah:"))
+    add(CallbackQueryHandler(handler(coordinator.revoke_button), pattern=r"^vx:"))
     add(CallbackQueryHandler(handler(help_.stale_button)))
 
     add(MessageHandler(PRIVATE & filters.COMMAND, handler(help_.unknown_command)))

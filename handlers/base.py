@@ -139,6 +139,7 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
                 if participant is not None:
                     participant.awaiting = None
                 await repo.clear_family_prompt(session, chat.id)
+                await repo.clear_volunteer_prompt(session, chat.id)
             # Any word or tap ends a quiet spell; after a long one the chosen rhythm comes back.
             welcomed = participant is not None and note_contact(participant, now, services.rng, default_zone)
             language = (participant.language if participant else None) or guess_language(

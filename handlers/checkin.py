@@ -7,6 +7,7 @@ import datetime as dt
 from core.schedule import Window, hello_day_for
 from handlers import views
 from handlers.base import Out, Send, SetButtons, Toast, Turn
+from handlers.peer import maybe_ask_about_board
 from schedules.planning import zone_of
 from storage import repo
 from storage.models import Participant, Status
@@ -61,6 +62,7 @@ async def hello_button(turn: Turn) -> list[Out]:
     outs: list[Out] = [SetButtons(views.without_rows(message.reply_markup if message else None, "h:"))]
     if answer == "here":
         outs.append(Send(turn.t("checkin.here")))
+        outs += await maybe_ask_about_board(turn, participant)
     elif answer == "not_today":
         outs.append(Send(turn.t("checkin.not_today")))
     else:

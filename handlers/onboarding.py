@@ -176,6 +176,7 @@ async def settings_answer(turn: Turn) -> list[Out]:
             "tasks": views.tasks_choice,
             "lvl": views.level_choice,
             "grp": views.group_choice,
+            "peer": views.peer_choice,
         }
         if what not in menus:
             return [Toast(turn.t("button.stale"))]
@@ -205,6 +206,12 @@ async def settings_answer(turn: Turn) -> list[Out]:
             _set_level(turn, participant, GROUP_LEVEL)
         elif value == "off" and participant.level == GROUP_LEVEL:
             _set_level(turn, participant, GROUP_LEVEL - 1)
+    elif what == "peer" and value in ("on", "off"):
+        participant.peer_visible = value == "on"
+    elif what == "cheers" and value in ("on", "off"):
+        participant.cheers_on = value == "on"
+        if not participant.cheers_on:  # cheers waiting for them are not kept
+            await repo.drop_pending_cheers(turn.session, participant.id)
     else:
         return [Toast(turn.t("button.stale"))]
     return _after_change(turn, participant)

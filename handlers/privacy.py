@@ -21,7 +21,8 @@ async def _privacy_view(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
     family_text, family_buttons = family_panel(turn.t, links)
     state = "privacy.alerts_none" if not team else "privacy.alerts_on" if alerts else "privacy.alerts_off"
     notes = {True: "privacy.notes_on", False: "privacy.notes_off", None: "privacy.notes_ask"}[participant.notes_allowed]
-    text = turn.t("privacy.now", family=family_text, notes=turn.t(notes), alerts=turn.t(state))
+    peer = "privacy.peer_on" if participant.peer_visible else "privacy.peer_off"
+    text = turn.t("privacy.now", family=family_text, notes=turn.t(notes), alerts=turn.t(state), peer=turn.t(peer))
     rows = list(family_buttons.inline_keyboard if family_buttons else ())
     if links or participant.notes_allowed is not None:  # notes only mean something with family
         if participant.notes_allowed:
@@ -32,6 +33,8 @@ async def _privacy_view(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
         toggle = "pv:alerts:off" if alerts else "pv:alerts:on"
         label = turn.t("privacy.turn_alerts_off" if alerts else "privacy.turn_alerts_on")
         rows.append([InlineKeyboardButton(label, callback_data=toggle)])
+    if participant.peer_visible:
+        rows.append([InlineKeyboardButton(turn.t("privacy.turn_peer_off"), callback_data="pv:peer:off")])
     return text, InlineKeyboardMarkup(rows)
 
 
@@ -44,10 +47,12 @@ async def privacy_command(turn: Turn) -> list[Out]:
 async def privacy_button(turn: Turn) -> list[Out]:
     participant = turn.participant
     parts = turn.data.split(":")
-    if participant is None or len(parts) != 3 or parts[1] not in ("alerts", "notes") or parts[2] not in ("on", "off"):
+    if participant is None or len(parts) != 3 or parts[1] not in ("alerts", "notes", "peer") or parts[2] not in ("on", "off"):
         return [Toast(turn.t("button.stale"))]
     if parts[1] == "alerts":
         participant.crisis_alerts = parts[2] == "on"
+    elif parts[1] == "peer":
+        participant.peer_visible = parts[2] == "on"
     else:
         participant.notes_allowed = parts[2] == "on"
         if not participant.notes_allowed:  # notes waiting for them are not kept
@@ -58,8 +63,10 @@ async def privacy_button(turn: Turn) -> list[Out]:
 
 async def mydata_command(turn: Turn) -> list[Out]:
     """Everything stored about the person, as a JSON file a human can read."""
-    member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
-    if turn.participant is None and member is None:
+    chat_id = turn.update.effective_chat.id
+    member = await repo.family_member_by_chat(turn.session, chat_id)
+    volunteer = await repo.volunteer_by_chat(turn.session, chat_id)
+    if turn.participant is None and member is None and volunteer is None:
         return [Send(turn.t("mydata.nothing"))]
     data = {
         "about": turn.t("mydata.about"),
@@ -71,8 +78,10 @@ async def mydata_command(turn: Turn) -> list[Out]:
 
 
 async def forget_command(turn: Turn) -> list[Out]:
-    member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
-    if turn.participant is None and member is None:
+    chat_id = turn.update.effective_chat.id
+    member = await repo.family_member_by_chat(turn.session, chat_id)
+    volunteer = await repo.volunteer_by_chat(turn.session, chat_id)
+    if turn.participant is None and member is None and volunteer is None:
         return [Send(turn.t("mydata.nothing"))]
     keyboard = views.one_per_row([(turn.t("forget.yes"), "f:yes"), (turn.t("forget.no"), "f:no")])
     return [Send(turn.t("forget.ask"), keyboard)]
@@ -80,9 +89,11 @@ async def forget_command(turn: Turn) -> list[Out]:
 
 async def forget_button(turn: Turn) -> list[Out]:
     participant = turn.participant
-    member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
+    chat_id = turn.update.effective_chat.id
+    member = await repo.family_member_by_chat(turn.session, chat_id)
+    volunteer = await repo.volunteer_by_chat(turn.session, chat_id)
     choice = turn.data.removeprefix("f:")
-    if participant is None and member is None:
+    if participant is None and member is None and volunteer is None:
         return [Edit(turn.t("mydata.nothing"))]
     if choice == "no":
         return [Edit(turn.t("forget.kept"))]
@@ -98,4 +109,6 @@ async def forget_button(turn: Turn) -> list[Out]:
         await repo.forget(turn.session, participant)
     if member is not None:
         await repo.remove(turn.session, member)  # their invitations, links and notes go with them
+    if volunteer is not None:
+        await repo.remove(turn.session, volunteer)  # cheers they sent stay with their receivers, unsigned
     return [Edit(turn.t("forget.done")), *ended]

@@ -69,6 +69,8 @@ def settings_lines(t: Translator, participant: Participant) -> str:
         rhythm=t(f"rhythm.{participant.rhythm}"),
         tasks=tasks,
         group=t("settings.on" if participant.group_opt_in else "settings.off"),
+        peer=t("settings.peer_on" if participant.peer_visible else "settings.off")
+        + ("" if participant.cheers_on else t("settings.cheers_off")),
     )
 
 
@@ -91,6 +93,7 @@ def settings_menu(t: Translator, participant: Participant) -> tuple[str, InlineK
         _button(t("settings.tasks"), "set:tasks"),
         _button(t("settings.level"), "set:lvl"),
         _button(t("settings.group"), "set:grp"),
+        _button(t("settings.peer"), "set:peer"),
         _button(t("settings.family"), "set:family"),
     ]
     keyboard = _rows(buttons, 2) + [[_button(t("settings.done"), "set:done")]]
@@ -134,6 +137,18 @@ def group_choice(t: Translator, then_level: bool = False) -> tuple[str, InlineKe
     return t("choose.group"), InlineKeyboardMarkup(keyboard)
 
 
+def peer_choice(t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    """Whether the peer team sees an anonymized card, and whether their cheers come through."""
+    return t("choose.peer"), one_per_row(
+        [
+            (t("choose.peer_on"), "set:peer:on"),
+            (t("choose.peer_off"), "set:peer:off"),
+            (t("choose.cheers_on"), "set:cheers:on"),
+            (t("choose.cheers_off"), "set:cheers:off"),
+        ]
+    )
+
+
 def when_text(t: Translator, at: dt.datetime | None, now: dt.datetime, participant: Participant, zone: ZoneInfo) -> str:
     """'this evening', 'tomorrow morning', or a date: when the next hello comes, in plain words."""
     if at is None:
@@ -174,6 +189,11 @@ def task_rows(t: Translator, day: dt.date, task_id: str, *, with_too_much: bool 
     return rows
 
 
+def thank_row(t: Translator, cheer_id: int) -> list[InlineKeyboardButton]:
+    """The "Say thank you" button under a cheer from the peer team."""
+    return [_button(t("thanks.button"), f"ty:{cheer_id}")]
+
+
 def hello(
     t: Translator,
     day: dt.date,
@@ -181,10 +201,11 @@ def hello(
     task: tuple[str, str] | None = None,
     notes: tuple[str, ...] = (),
     ask_about_notes: str | None = None,
+    cheer: tuple[str, int] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """A real hello, with a small task (id, words) if one fits, and any notes from family (or, the
-    first time, a question whether to show them). Its buttons name the hello-day and the task they
-    answer, nothing about the person."""
+    """A real hello, with a small task (id, words) if one fits, any notes from family (or, the
+    first time, a question whether to show them), and a cheer from the peer team (words, id). Its
+    buttons name the hello-day, the task and the cheer they answer, nothing about the person."""
     text = t(rng.choice(GREETINGS))
     rows = hello_keyboard(t, f"h:{day:%Y%m%d}").inline_keyboard
     if task is not None:
@@ -196,6 +217,10 @@ def hello(
     if ask_about_notes is not None:
         text += "\n\n" + t("notes.ask", name=ask_about_notes)
         rows = (*rows, [_button(t("notes.yes"), "nt:yes"), _button(t("notes.no"), "nt:no")])
+    if cheer is not None:
+        words, cheer_id = cheer
+        text += "\n\n" + words
+        rows = (*rows, thank_row(t, cheer_id))
     return text, InlineKeyboardMarkup(rows)
 
 

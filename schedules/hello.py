@@ -27,6 +27,7 @@ from core.ladder import RULES, choose_task
 from core.schedule import Rhythm, Window, hello_day_for, is_still_open, plan_next_hello
 from handlers import views
 from handlers.family import NOTES_PER_HELLO
+from handlers.peer import cheer_words
 from storage import repo
 from storage.models import Status
 
@@ -114,18 +115,24 @@ class TickReport:
 
 
 def _message(
-    services: Services, due: repo.DueHello, day: dt.date, task_id: str | None, notes: list[repo.PendingNote]
+    services: Services,
+    due: repo.DueHello,
+    day: dt.date,
+    task_id: str | None,
+    notes: list[repo.PendingNote],
+    cheer: repo.PendingCheer | None,
 ) -> tuple[str, InlineKeyboardMarkup]:
     t = services.catalogs[due.language or services.settings.default_language]
     if is_door(due, day):
         return views.door(t, day)
     task = (task_id, services.tasks.text(t.language, task_id)) if task_id else None
+    cheered = (cheer_words(t, cheer), cheer.cheer_id) if cheer else None
     if not notes or due.notes_allowed is False:
-        return views.hello(t, day, services.rng, task)
+        return views.hello(t, day, services.rng, task, cheer=cheered)
     if due.notes_allowed is None:
-        return views.hello(t, day, services.rng, task, ask_about_notes=notes[0].from_name)
+        return views.hello(t, day, services.rng, task, ask_about_notes=notes[0].from_name, cheer=cheered)
     shown = tuple(t("notes.line", name=note.from_name, text=note.text) for note in notes[:NOTES_PER_HELLO])
-    return views.hello(t, day, services.rng, task, notes=shown)
+    return views.hello(t, day, services.rng, task, notes=shown, cheer=cheered)
 
 
 def _delivered_notes(due: repo.DueHello, day: dt.date, notes: list[repo.PendingNote]) -> list[int]:
@@ -135,7 +142,7 @@ def _delivered_notes(due: repo.DueHello, day: dt.date, notes: list[repo.PendingN
     return [note.note_id for note in notes[:NOTES_PER_HELLO]]
 
 
-async def _send(bot: Bot, text: str, markup: InlineKeyboardMarkup, chat_id: int) -> Message | TelegramError:
+async def send_bulk(bot: Bot, text: str, markup: InlineKeyboardMarkup, chat_id: int) -> Message | TelegramError:
     try:
         return await bot.send_message(chat_id, text, reply_markup=markup, rate_limit_args={"bulk": True})
     except TelegramError as exc:
@@ -183,9 +190,10 @@ async def _process_batch(
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def send(due: repo.DueHello, decision: Decision, task_id: str | None) -> tuple[repo.DueHello, Decision, str | None, Message | TelegramError]:
-        text, markup = _message(services, due, decision.send_day, task_id, notes.get(due.participant_id, []))
+        pid = due.participant_id
+        text, markup = _message(services, due, decision.send_day, task_id, notes.get(pid, []), cheers.get(pid))
         async with limit:
-            return due, decision, task_id, await _send(bot, text, markup, due.chat_id)
+            return due, decision, task_id, await send_bulk(bot, text, markup, due.chat_id)
 
     to_send: list[tuple[repo.DueHello, Decision]] = []
     for due in batch:
@@ -197,7 +205,9 @@ async def _process_batch(
         else:
             to_send.append((due, decision))
     tasks = await _choose_tasks(services, session, to_send)
-    notes = await repo.pending_notes(session, [due.participant_id for due, _ in to_send]) if to_send else {}
+    ids = [due.participant_id for due, _ in to_send]
+    notes = await repo.pending_notes(session, ids) if to_send else {}
+    cheers = await repo.pending_cheers(session, ids) if to_send else {}
     pending = [send(due, decision, tasks.get(due.participant_id)) for due, decision in to_send]
 
     # Record each hello as soon as Telegram has answered, in a short transaction of its own.
@@ -210,9 +220,11 @@ async def _process_batch(
             if task_id is not None:
                 await repo.add_offer(session, due.participant_id, task_id, due.level, day, now, "hello")
             await repo.delete_notes(session, _delivered_notes(due, day, notes.get(due.participant_id, [])))
+            if due.participant_id in cheers and not is_door(due, day):
+                await repo.mark_cheer_delivered(session, cheers[due.participant_id].cheer_id, now)
             values = {**decision.values, **after_sent(due, day, now, default_zone, services.rng)}
             report.sent += 1
-        elif _unreachable(result):
+        elif unreachable(result):
             # The decision stands (a pause that ended is over), but nothing goes out any more.
             values = {**decision.values, "blocked_at": now, "next_hello_at": None}
             report.blocked += 1
@@ -243,7 +255,7 @@ async def _choose_tasks(
     return chosen
 
 
-def _unreachable(error: TelegramError) -> bool:
+def unreachable(error: TelegramError) -> bool:
     """The person blocked the bot or the chat is gone: never send again until they write."""
     if isinstance(error, Forbidden):
         return True

@@ -1,4 +1,5 @@
-"""The one repeating job: hellos, then the families' weekly notes, then a little housekeeping."""
+"""The one repeating job: hellos, then notices (activities, kind words), then the families' weekly
+notes, then a little housekeeping."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from telegram.ext import Application, ContextTypes
 from bot.services import services_of
 from schedules.family import run_family_tick
 from schedules.hello import run_tick
+from schedules.notices import run_notices
 from storage import repo
 
 TICK_NAME = "hello-tick"
@@ -19,6 +21,7 @@ DELIVERY_MEMORY = dt.timedelta(days=2)
 async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     application = context.application
     await run_tick(application)
+    await run_notices(application)
     await run_family_tick(application)
     services = services_of(application)
     async with services.sessions() as session:

@@ -70,6 +70,11 @@ class Participant(Base):
     step_up_offered_on: Mapped[dt.date | None] = mapped_column(Date)
     step_up_open: Mapped[bool] = mapped_column(default=False, server_default=false())
     step_up_snoozed_until: Mapped[dt.date | None] = mapped_column(Date)
+    # The peer team: None until asked; only True puts an anonymized card on the volunteers' board.
+    peer_visible: Mapped[bool | None]
+    cheers_on: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # "I'd like a kind word": when they asked (cleared once a word reached them).
+    kind_word_asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Hello(Base):
@@ -199,3 +204,101 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Volunteer(Base):
+    """A peer volunteer: known to coordinators by number only, to participants not at all."""
+
+    __tablename__ = "volunteers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # What free text is expected next: a cheer for the card with this alias.
+    awaiting: Mapped[str | None] = mapped_column(String(48))
+
+
+class VolunteerCode(Base):
+    """A single-use, expiring code a coordinator hands to a new volunteer. Only its hash is stored."""
+
+    __tablename__ = "volunteer_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id", ondelete="SET NULL"))
+
+
+class Cheer(Base):
+    """A kind word from the peer team, waiting for (or carried by) the participant's next hello.
+
+    One a participant a day from all volunteers together: the unique key makes that hold even
+    when two volunteers tap at once. `day` is the deployment's local date."""
+
+    __tablename__ = "cheers"
+    __table_args__ = (UniqueConstraint("participant_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id", ondelete="SET NULL"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    phrase: Mapped[int | None]  # a prepared phrase, shown in the participant's own language ...
+    text: Mapped[str | None] = mapped_column(Text)  # ... or the volunteer's own words
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    thanked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Activity(Base):
+    """A group activity. Its time is stored in UTC and shown to each person in their own zone."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    place: Mapped[str] = mapped_column(String(300))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    zone: Mapped[str] = mapped_column(String(64))  # the coordinator's, in which it was entered
+    capacity: Mapped[int]
+    min_level: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActivityReply(Base):
+    """A participant invited to an activity, and their answer (None until they tap one)."""
+
+    __tablename__ = "activity_replies"
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    invited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(String(8))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    how_was_it: Mapped[str | None] = mapped_column(String(8))
+
+
+class Notice(Base):
+    """A message waiting for its moment: an invitation, a reminder, a "how was it?", a kind word.
+
+    The tick claims due notices the way it claims hellos, sends them through the rate limiter and
+    deletes each once Telegram accepted it; a notice that no longer fits (the activity was
+    cancelled, the person paused) is dropped when it comes due."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("participant_id", "kind", "activity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), index=True)
+    cheer_id: Mapped[int | None] = mapped_column(ForeignKey("cheers.id", ondelete="CASCADE"))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(36))

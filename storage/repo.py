@@ -13,8 +13,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from core.ladder import Outcome, TaskResult
 from storage.models import (
+    Activity,
+    ActivityReply,
     Base,
     CheckIn,
+    Cheer,
     FamilyInvite,
     FamilyLink,
     FamilyMember,
@@ -25,6 +28,9 @@ from storage.models import (
     SafetyPlan,
     Status,
     TaskOffer,
+    Notice,
+    Volunteer,
+    VolunteerCode,
 )
 
 
@@ -105,7 +111,7 @@ class DueHello:
 
 def _claim(
     session: AsyncSession,
-    model: type[Participant] | type[FamilyMember],
+    model: type[Participant] | type[FamilyMember] | type[Notice],
     due: InstrumentedAttribute[dt.datetime | None],
     now: dt.datetime,
     token: str,
@@ -274,6 +280,7 @@ async def export(session: AsyncSession, chat_id: int) -> dict[str, object]:
     as plain JSON-ready values, table by table."""
     pid = select(Participant.id).where(Participant.chat_id == chat_id).scalar_subquery()
     fid = select(FamilyMember.id).where(FamilyMember.chat_id == chat_id).scalar_subquery()
+    vid = select(Volunteer.id).where(Volunteer.chat_id == chat_id).scalar_subquery()
     links_as_family = select(FamilyLink.id).where(FamilyLink.family_member_id == fid)
     tables = {
         "participant": select(Participant.__table__).where(Participant.id == pid),
@@ -289,6 +296,17 @@ async def export(session: AsyncSession, chat_id: int) -> dict[str, object]:
         "family_links_as_family_member": select(FamilyLink.relative_label, FamilyLink.share, FamilyLink.created_at)
         .where(FamilyLink.family_member_id == fid),
         "family_notes_waiting": select(FamilyNote.__table__).where(FamilyNote.link_id.in_(links_as_family)),
+        "cheers_received": select(Cheer.day, Cheer.phrase, Cheer.text, Cheer.delivered_at, Cheer.thanked_at)
+        .where(Cheer.participant_id == pid)
+        .order_by(Cheer.id),
+        "group_activities": select(
+            Activity.title, Activity.starts_at, ActivityReply.answer, ActivityReply.answered_at, ActivityReply.how_was_it
+        )
+        .join(Activity, Activity.id == ActivityReply.activity_id)
+        .where(ActivityReply.participant_id == pid),
+        "as_volunteer": select(Volunteer.language, Volunteer.created_at, Volunteer.revoked_at).where(Volunteer.id == vid),
+        # Cheers they sent, without whom they went to.
+        "cheers_sent": select(Cheer.day, Cheer.phrase, Cheer.text).where(Cheer.volunteer_id == vid).order_by(Cheer.id),
     }
     return {name: _rows(await session.execute(statement)) for name, statement in tables.items()}
 
@@ -484,6 +502,437 @@ async def clear_family_prompt(session: AsyncSession, chat_id: int) -> None:
     await session.execute(
         update(FamilyMember)
         .where(FamilyMember.chat_id == chat_id, FamilyMember.awaiting.is_not(None))
+        .values(awaiting=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- the peer team ---------------------------------------------------------------------------------
+
+
+async def volunteer_by_chat(session: AsyncSession, chat_id: int) -> Volunteer | None:
+    return await session.scalar(select(Volunteer).where(Volunteer.chat_id == chat_id))
+
+
+async def add_volunteer_code(session: AsyncSession, code_hash: str, now: dt.datetime, expires_at: dt.datetime) -> None:
+    session.add(VolunteerCode(code_hash=code_hash, created_at=now, expires_at=expires_at))
+    await session.flush()
+
+
+async def redeem_code(session: AsyncSession, code_hash: str, now: dt.datetime) -> str:
+    """Use a volunteer code once: "ok", or why not ("used", "expired", "unknown"). The UPDATE is the
+    check, so two people typing the same code at once cannot both get in."""
+    used = await session.scalar(
+        update(VolunteerCode)
+        .where(VolunteerCode.code_hash == code_hash, VolunteerCode.used_at.is_(None), VolunteerCode.expires_at > now)
+        .values(used_at=now)
+        .returning(VolunteerCode.id)
+        .execution_options(synchronize_session=False)
+    )
+    if used is not None:
+        return "ok"
+    code = await session.scalar(select(VolunteerCode).where(VolunteerCode.code_hash == code_hash))
+    if code is None:
+        return "unknown"
+    return "used" if code.used_at is not None else "expired"
+
+
+async def link_code(session: AsyncSession, code_hash: str, volunteer_id: int) -> None:
+    await session.execute(
+        update(VolunteerCode).where(VolunteerCode.code_hash == code_hash).values(volunteer_id=volunteer_id)
+    )
+
+
+async def active_volunteers(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(Volunteer).where(Volunteer.revoked_at.is_(None)))
+
+
+@dataclass(frozen=True)
+class VolunteerRow:
+    """What a coordinator sees of a volunteer: a number, since when, and how many cheers."""
+
+    volunteer_id: int
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    cheers_this_week: int
+
+
+async def volunteers(session: AsyncSession, since: dt.datetime) -> list[VolunteerRow]:
+    cheers = (
+        select(func.count(Cheer.id))
+        .where(Cheer.volunteer_id == Volunteer.id, Cheer.created_at >= since)
+        .correlate(Volunteer)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Volunteer.id, Volunteer.created_at, Volunteer.revoked_at, cheers).order_by(Volunteer.id)
+    )
+    return [VolunteerRow(*row) for row in rows]
+
+
+async def revoke_volunteer(session: AsyncSession, volunteer_id: int, now: dt.datetime) -> Volunteer | None:
+    """End a volunteer's access; their cheers not yet delivered are withdrawn. None if there was
+    no such volunteer or they had already been revoked."""
+    volunteer = await session.get(Volunteer, volunteer_id)
+    if volunteer is None or volunteer.revoked_at is not None:
+        return None
+    volunteer.revoked_at = now
+    volunteer.awaiting = None
+    await session.execute(delete(Cheer).where(Cheer.volunteer_id == volunteer_id, Cheer.delivered_at.is_(None)))
+    return volunteer
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    alias: str
+    level: int
+    cheers_on: bool
+    asked_kind_word: bool
+
+
+def _on_board():  # type: ignore[no-untyped-def]
+    """Who may appear on the peer board: they said yes, and they are receiving messages."""
+    return (
+        Participant.peer_visible.is_(True),
+        Participant.status == Status.ACTIVE,
+        Participant.blocked_at.is_(None),
+        Participant.alias.is_not(None),
+    )
+
+
+def board_statement(offset: int, limit: int):  # type: ignore[no-untyped-def]
+    """The board's rows. It selects no identifying column — no id, chat, zone, window, name or date
+    of joining — only what a card shows (a test checks the selected columns)."""
+    asked = Participant.kind_word_asked_at.is_not(None)
+    return (
+        select(Participant.alias, Participant.level, Participant.cheers_on, asked.label("asked"))
+        .where(*_on_board())
+        .order_by(asked.desc(), Participant.alias)
+        .offset(offset)
+        .limit(limit)
+    )
+
+
+def board_days_statements(aliases: Sequence[str]):  # type: ignore[no-untyped-def]
+    """Check-in and hello days of the cards on one page, by alias (again: no identifying column)."""
+    checkins = (
+        select(Participant.alias, CheckIn.day)
+        .join(CheckIn, CheckIn.participant_id == Participant.id)
+        .where(Participant.alias.in_(aliases))
+    )
+    hellos = (
+        select(Participant.alias, Hello.day)
+        .join(Hello, Hello.participant_id == Participant.id)
+        .where(Participant.alias.in_(aliases))
+    )
+    return checkins, hellos
+
+
+async def board_page(session: AsyncSession, offset: int, limit: int) -> tuple[list[BoardRow], int]:
+    total = await session.scalar(select(func.count()).select_from(Participant).where(*_on_board()))
+    rows = [BoardRow(*row) for row in await session.execute(board_statement(offset, limit))]
+    return rows, total
+
+
+async def board_days(
+    session: AsyncSession, aliases: Sequence[str]
+) -> dict[str, tuple[set[dt.date], set[dt.date]]]:
+    found: dict[str, tuple[set[dt.date], set[dt.date]]] = {alias: (set(), set()) for alias in aliases}
+    if not aliases:
+        return found
+    checkins, hellos = board_days_statements(aliases)
+    for alias, day in await session.execute(checkins):
+        found[alias][0].add(day)
+    for alias, day in await session.execute(hellos):
+        found[alias][1].add(day)
+    return found
+
+
+async def board_participant(session: AsyncSession, alias: str) -> Participant | None:
+    """The participant behind a card, only while their card is on the board."""
+    return await session.scalar(select(Participant).where(Participant.alias == alias, *_on_board()))
+
+
+async def cheers_by_volunteer_since(session: AsyncSession, volunteer_id: int, since: dt.datetime) -> int:
+    return await session.scalar(
+        select(func.count(Cheer.id)).where(Cheer.volunteer_id == volunteer_id, Cheer.created_at >= since)
+    )
+
+
+async def cheered_on(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
+    found = await session.scalar(select(Cheer.id).where(Cheer.participant_id == participant_id, Cheer.day == day))
+    return found is not None
+
+
+async def add_cheer(
+    session: AsyncSession,
+    participant_id: int,
+    volunteer_id: int,
+    day: dt.date,
+    now: dt.datetime,
+    *,
+    phrase: int | None = None,
+    text: str | None = None,
+) -> int | None:
+    """Store a cheer; None if the participant already got one today (from anyone)."""
+    statement = (
+        _insert(session)(Cheer)
+        .values(participant_id=participant_id, volunteer_id=volunteer_id, day=day, phrase=phrase, text=text, created_at=now)
+        .on_conflict_do_nothing(index_elements=[Cheer.participant_id, Cheer.day])
+        .returning(Cheer.id)
+    )
+    return await session.scalar(statement)
+
+
+@dataclass(frozen=True)
+class PendingCheer:
+    cheer_id: int
+    participant_id: int
+    phrase: int | None
+    text: str | None
+
+
+async def pending_cheers(session: AsyncSession, participant_ids: Sequence[int]) -> dict[int, PendingCheer]:
+    """The oldest undelivered cheer of each participant who has cheers on (one query for a batch)."""
+    rows = await session.execute(
+        select(Cheer.id, Cheer.participant_id, Cheer.phrase, Cheer.text)
+        .join(Participant, Participant.id == Cheer.participant_id)
+        .where(Cheer.participant_id.in_(participant_ids), Cheer.delivered_at.is_(None), Participant.cheers_on.is_(True))
+        .order_by(Cheer.id.desc())
+    )
+    return {row.participant_id: PendingCheer(*row) for row in rows}  # the last written wins: the oldest
+
+
+async def mark_cheer_delivered(session: AsyncSession, cheer_id: int, now: dt.datetime) -> None:
+    await session.execute(update(Cheer).where(Cheer.id == cheer_id).values(delivered_at=now))
+
+
+async def drop_pending_cheers(session: AsyncSession, participant_id: int) -> None:
+    """Cheers switched off: those waiting are not kept."""
+    await session.execute(delete(Cheer).where(Cheer.participant_id == participant_id, Cheer.delivered_at.is_(None)))
+
+
+async def cheer(session: AsyncSession, cheer_id: int) -> Cheer | None:
+    return await session.get(Cheer, cheer_id)
+
+
+async def volunteer(session: AsyncSession, volunteer_id: int) -> Volunteer | None:
+    return await session.get(Volunteer, volunteer_id)
+
+
+# --- notices: messages waiting for their moment ---------------------------------------------------------
+
+
+async def add_notice(
+    session: AsyncSession,
+    participant_id: int,
+    kind: str,
+    due_at: dt.datetime,
+    *,
+    activity_id: int | None = None,
+    cheer_id: int | None = None,
+) -> None:
+    """Plan a message; planning the same activity message twice is a no-op."""
+    statement = _insert(session)(Notice).values(
+        participant_id=participant_id, kind=kind, due_at=due_at, activity_id=activity_id, cheer_id=cheer_id
+    )
+    await session.execute(
+        statement.on_conflict_do_nothing(index_elements=[Notice.participant_id, Notice.kind, Notice.activity_id])
+    )
+
+
+async def delete_notices(
+    session: AsyncSession,
+    *,
+    participant_id: int | None = None,
+    activity_id: int | None = None,
+    kinds: Sequence[str] | None = None,
+) -> None:
+    conditions = []
+    if participant_id is not None:
+        conditions.append(Notice.participant_id == participant_id)
+    if activity_id is not None:
+        conditions.append(Notice.activity_id == activity_id)
+    if kinds is not None:
+        conditions.append(Notice.kind.in_(kinds))
+    await session.execute(delete(Notice).where(*conditions))
+
+
+@dataclass(frozen=True)
+class DueNotice:
+    """A claimed notice with what it takes to decide and word it; no ORM object."""
+
+    notice_id: int
+    kind: str
+    chat_id: int
+    participant_id: int
+    status: str
+    blocked: bool
+    language: str | None
+    timezone: str | None
+    activity_id: int | None
+    cheer_id: int | None
+
+
+async def claim_notices(
+    session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
+) -> list[DueNotice]:
+    """Claim due notices (the same claim as the hello tick's), with their participant's essentials."""
+    ids = (await session.scalars(_claim(session, Notice, Notice.due_at, now, token, limit, stale_before).returning(Notice.id))).all()
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(
+            Notice.id,
+            Notice.kind,
+            Participant.chat_id,
+            Participant.id,
+            Participant.status,
+            Participant.blocked_at.is_not(None),
+            Participant.language,
+            Participant.timezone,
+            Notice.activity_id,
+            Notice.cheer_id,
+        )
+        .join(Participant, Participant.id == Notice.participant_id)
+        .where(Notice.id.in_(ids))
+        .order_by(Notice.due_at, Notice.id)
+    )
+    return [DueNotice(*row) for row in rows]
+
+
+async def finish_notice(session: AsyncSession, notice_id: int, token: str, retry_at: dt.datetime | None = None) -> None:
+    """Done with a notice: deleted, or (after a failure that was not the person's doing) tried again later."""
+    mine = (Notice.id == notice_id, Notice.claim_token == token)
+    if retry_at is None:
+        await session.execute(delete(Notice).where(*mine))
+    else:
+        await session.execute(update(Notice).where(*mine).values(due_at=retry_at, claimed_at=None, claim_token=None))
+
+
+async def mark_blocked(session: AsyncSession, participant_id: int, now: dt.datetime) -> None:
+    """They blocked the bot: nothing more goes out until they write again."""
+    await session.execute(
+        update(Participant).where(Participant.id == participant_id).values(blocked_at=now, next_hello_at=None)
+    )
+
+
+# --- group activities ---------------------------------------------------------------------------------
+
+
+async def activity(session: AsyncSession, activity_id: int, *, lock: bool = False) -> Activity | None:
+    """An activity; with `lock`, its row is held until commit (two last places cannot both be taken)."""
+    statement = select(Activity).where(Activity.id == activity_id)
+    if lock and session.bind.dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def upcoming_activities(session: AsyncSession, now: dt.datetime) -> list[Activity]:
+    rows = await session.scalars(
+        select(Activity).where(Activity.starts_at > now, Activity.cancelled_at.is_(None)).order_by(Activity.starts_at)
+    )
+    return list(rows)
+
+
+async def answer_counts(session: AsyncSession, activity_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """For each activity, how many answered come, maybe and tell (numbers only, never who)."""
+    found: dict[int, dict[str, int]] = {aid: {} for aid in activity_ids}
+    rows = await session.execute(
+        select(ActivityReply.activity_id, ActivityReply.answer, func.count())
+        .where(ActivityReply.activity_id.in_(activity_ids), ActivityReply.answer.is_not(None))
+        .group_by(ActivityReply.activity_id, ActivityReply.answer)
+    )
+    for activity_id, answer, n in rows:
+        found[activity_id][answer] = n
+    return found
+
+
+async def reply(session: AsyncSession, activity_id: int, participant_id: int) -> ActivityReply | None:
+    return await session.get(ActivityReply, (activity_id, participant_id))
+
+
+def _eligible(activity: Activity):  # type: ignore[no-untyped-def]
+    return (
+        Participant.status == Status.ACTIVE,
+        Participant.group_opt_in.is_(True),
+        Participant.level >= activity.min_level,
+        Participant.blocked_at.is_(None),
+    )
+
+
+async def invite_candidates(session: AsyncSession, activity: Activity) -> list[tuple[int, dt.datetime | None]]:
+    """Participants who may be invited and were not yet: (id, next hello moment)."""
+    invited = select(ActivityReply.participant_id).where(ActivityReply.activity_id == activity.id)
+    rows = await session.execute(
+        select(Participant.id, Participant.next_hello_at).where(*_eligible(activity), Participant.id.not_in(invited))
+    )
+    return [tuple(row) for row in rows]
+
+
+async def add_replies(session: AsyncSession, activity_id: int, participant_ids: Sequence[int], now: dt.datetime) -> set[int]:
+    """Record invitations; returns those newly recorded (another worker may have been first)."""
+    if not participant_ids:
+        return set()
+    statement = (
+        _insert(session)(ActivityReply)
+        .values([{"activity_id": activity_id, "participant_id": pid, "invited_at": now} for pid in participant_ids])
+        .on_conflict_do_nothing(index_elements=[ActivityReply.activity_id, ActivityReply.participant_id])
+        .returning(ActivityReply.participant_id)
+    )
+    return set((await session.scalars(statement)).all())
+
+
+async def answered(session: AsyncSession, activity_id: int) -> list[ActivityReply]:
+    rows = await session.scalars(
+        select(ActivityReply).where(ActivityReply.activity_id == activity_id, ActivityReply.answer.is_not(None))
+    )
+    return list(rows)
+
+
+async def activities_for(session: AsyncSession, participant: Participant, now: dt.datetime) -> list[Activity]:
+    """Upcoming activities this participant is welcome at (opted in, at or above the lowest step)."""
+    rows = await session.scalars(
+        select(Activity)
+        .where(Activity.starts_at > now, Activity.cancelled_at.is_(None), Activity.min_level <= participant.level)
+        .order_by(Activity.starts_at)
+    )
+    return list(rows)
+
+
+# --- coordinators' figures ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    by_level: dict[int, int]
+    checkins_by_day: dict[dt.date, int]
+    quiet: int
+    total: int
+
+
+async def figures(session: AsyncSession, since: dt.date, quiet_after: int) -> Figures:
+    """Aggregates only: counts by step, check-ins a day since `since`, and how many went quiet."""
+    counted = Participant.status.in_((Status.ACTIVE, Status.PAUSED))
+    by_level = dict((await session.execute(select(Participant.level, func.count()).where(counted).group_by(Participant.level))).all())
+    per_day = dict(
+        (await session.execute(select(CheckIn.day, func.count()).where(CheckIn.day >= since).group_by(CheckIn.day))).all()
+    )
+    quiet = await session.scalar(
+        select(func.count()).select_from(Participant).where(Participant.status == Status.ACTIVE, Participant.unanswered >= quiet_after)
+    )
+    return Figures(by_level, per_day, quiet, sum(by_level.values()))
+
+
+async def clear_kind_word(session: AsyncSession, participant_id: int) -> None:
+    await session.execute(update(Participant).where(Participant.id == participant_id).values(kind_word_asked_at=None))
+
+
+async def clear_volunteer_prompt(session: AsyncSession, chat_id: int) -> None:
+    """A command leaves a half-written cheer behind."""
+    await session.execute(
+        update(Volunteer)
+        .where(Volunteer.chat_id == chat_id, Volunteer.awaiting.is_not(None))
         .values(awaiting=None)
         .execution_options(synchronize_session=False)
     )

@@ -156,7 +156,8 @@ async def test_the_command_menu_is_published_in_both_languages(bot: Harness) -> 
     by_language = {call.params.get("language_code"): call.params["commands"] for call in calls}
     assert set(by_language) == {"ja", "en", None}
     assert {c["command"] for c in by_language["ja"]} == {
-        "start", "task", "progress", "settings", "pause", "resume", "stop", "safetyplan", "privacy", "mydata", "forget", "family", "tips", "help",
+        "start", "task", "progress", "settings", "pause", "resume", "stop", "kindword", "activities",
+        "safetyplan", "privacy", "mydata", "forget", "family", "tips", "help",
     }
     assert by_language["ja"][0]["description"] == bot.t("command.start", "ja")
     assert by_language["en"][0]["description"] == bot.t("command.start", "en")

@@ -1,0 +1,159 @@
+"""Notices: group-activity invitations, reminders and "how was it?", and kind words.
+
+Part of the one repeating tick. First it records an invitation for every participant newly welcome
+at an upcoming activity (the database's unique key makes that once, whichever worker gets there);
+then it claims due notices in batches, exactly as the hello tick claims hellos, checks that each
+still fits (nothing for a paused person, nothing about a cancelled activity but the cancellation),
+words it in the person's own language and time zone, and sends it through the rate limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup, Message
+from telegram.error import TelegramError
+from telegram.ext import Application
+
+from bot.i18n import Translator
+from bot.services import Services, services_of
+from core.activities import Answer, NoticeKind, invite_at
+from core.peer import FALLBACKS
+from handlers import activities as activity_views
+from handlers.peer import cheer_words
+from handlers.views import thank_row
+from schedules.hello import BATCH_SIZE, CLAIM_TIMEOUT, CONCURRENCY, RETRY_DELAY, send_bulk, unreachable
+from storage import repo
+from storage.models import Activity, Status
+
+log = logging.getLogger("komorebi.notices")
+
+Rendered = tuple[str, InlineKeyboardMarkup | None]
+
+
+async def invite_newcomers(services: Services, session: AsyncSession, now: dt.datetime) -> int:
+    """Plan one invitation for each participant newly welcome at an upcoming activity."""
+    invited = 0
+    for activity in await repo.upcoming_activities(session, now):
+        candidates = dict(await repo.invite_candidates(session, activity))
+        for participant_id in await repo.add_replies(session, activity.id, list(candidates), now):
+            due = invite_at(candidates[participant_id], activity.starts_at, now)
+            await repo.add_notice(session, participant_id, NoticeKind.INVITE, due, activity_id=activity.id)
+            invited += 1
+    return invited
+
+
+async def _render(services: Services, session: AsyncSession, notice: repo.DueNotice, now: dt.datetime) -> Rendered | None:
+    """The words of a notice, or None if it no longer fits and is dropped."""
+    if notice.status != Status.ACTIVE or notice.blocked:
+        return None  # a pause silences everything; a stop ends it
+    t = services.catalogs[notice.language or services.settings.default_language]
+    if notice.kind in (NoticeKind.CHEER, NoticeKind.KIND_WORD):
+        return await _kind_word(services, session, notice, t, now)
+    activity = await repo.activity(session, notice.activity_id) if notice.activity_id else None
+    if activity is None or (activity.cancelled_at is not None) != (notice.kind == NoticeKind.CANCELLED):
+        return None
+    zone = ZoneInfo(notice.timezone or services.settings.default_timezone)
+    coming = (await repo.answer_counts(session, [activity.id]))[activity.id].get(Answer.COME, 0)
+    if notice.kind == NoticeKind.INVITE:
+        if activity.starts_at <= now:
+            return None
+        text = t("activity.invite") + "\n\n" + activity_views.describe(t, activity, zone, coming)
+        return text, activity_views.answer_keyboard(t, activity.id)
+    if notice.kind in (NoticeKind.REMIND_DAY, NoticeKind.REMIND_SOON):
+        return t(f"activity.{notice.kind}", card=activity_views.describe(t, activity, zone, coming)), None
+    if notice.kind == NoticeKind.FOLLOW_UP:
+        return t("activity.how", title=activity.title), activity_views.how_was_it_keyboard(t, activity.id)
+    if notice.kind == NoticeKind.HOW_IT_WENT:
+        return t("activity.how_it_went", title=activity.title, planned=t.plural("activity.planned", coming)), None
+    if notice.kind == NoticeKind.CHANGED:
+        return _changed(t, activity, zone, coming)
+    return t("activity.cancelled", title=activity.title, when=activity_views.when(t, activity.starts_at, zone)), None
+
+
+def _changed(t: Translator, activity: Activity, zone: ZoneInfo, coming: int) -> Rendered:
+    text = t("activity.changed") + "\n\n" + activity_views.describe(t, activity, zone, coming)
+    return text, activity_views.answer_keyboard(t, activity.id)
+
+
+async def _kind_word(
+    services: Services, session: AsyncSession, notice: repo.DueNotice, t: Translator, now: dt.datetime
+) -> Rendered | None:
+    participant = await repo.participant(session, notice.participant_id)
+    if notice.kind == NoticeKind.KIND_WORD:
+        if participant is None or participant.kind_word_asked_at is None:
+            return None
+        words = t(f"kindword.fallback.{services.rng.randint(1, FALLBACKS)}")
+        return t("kindword.fallback", words=words), None
+    cheer = await repo.cheer(session, notice.cheer_id) if notice.cheer_id else None
+    if cheer is None or cheer.delivered_at is not None or participant is None or not participant.cheers_on:
+        return None
+    pending = repo.PendingCheer(cheer.id, cheer.participant_id, cheer.phrase, cheer.text)
+    return t("kindword.arrived") + "\n\n" + cheer_words(t, pending), InlineKeyboardMarkup([thank_row(t, cheer.id)])
+
+
+async def run_notices(application: Application) -> int:
+    """Plan invitations, then send every due notice, a batch at a time. Returns how many went out."""
+    services = services_of(application)
+    token = str(uuid.uuid4())
+    sent = 0
+    async with services.sessions() as session:
+        await invite_newcomers(services, session, services.clock.now())
+        await session.commit()
+    while True:
+        now = services.clock.now()
+        async with services.sessions() as session:
+            batch = await repo.claim_notices(session, now, token, BATCH_SIZE, now - CLAIM_TIMEOUT)
+            await session.commit()
+            sent += await _send_batch(application, services, session, batch, token)
+        if len(batch) < BATCH_SIZE:
+            break
+    if sent:
+        log.info("notices: %d sent", sent)
+    return sent
+
+
+async def _send_batch(
+    application: Application, services: Services, session: AsyncSession, batch: list[repo.DueNotice], token: str
+) -> int:
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def send(notice: repo.DueNotice, rendered: Rendered) -> tuple[repo.DueNotice, Message | TelegramError]:
+        async with limit:
+            return notice, await send_bulk(application.bot, rendered[0], rendered[1], notice.chat_id)
+
+    pending = []
+    for notice in batch:
+        rendered = await _render(services, session, notice, services.clock.now())
+        if rendered is None:
+            if notice.kind == NoticeKind.KIND_WORD:  # paused or stopped since asking: the ask lapses
+                await repo.clear_kind_word(session, notice.participant_id)
+            await repo.finish_notice(session, notice.notice_id, token)
+            await session.commit()
+        else:
+            pending.append(send(notice, rendered))
+    sent = 0
+    for finished in asyncio.as_completed(pending):
+        notice, result = await finished
+        now = services.clock.now()
+        if isinstance(result, Message):
+            if notice.kind == NoticeKind.CHEER and notice.cheer_id:
+                await repo.mark_cheer_delivered(session, notice.cheer_id, now)
+            elif notice.kind == NoticeKind.KIND_WORD:
+                await repo.clear_kind_word(session, notice.participant_id)
+            await repo.finish_notice(session, notice.notice_id, token)
+            sent += 1
+        elif unreachable(result):
+            await repo.mark_blocked(session, notice.participant_id, now)
+            await repo.finish_notice(session, notice.notice_id, token)
+        else:
+            log.warning("notice not sent, will try again: %s", type(result).__name__)
+            services.metrics.telegram_errors.labels(type(result).__name__).inc()
+            await repo.finish_notice(session, notice.notice_id, token, retry_at=now + RETRY_DELAY)
+        await session.commit()
+    return sent
