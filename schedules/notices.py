@@ -36,7 +36,7 @@ log = logging.getLogger("komorebi.notices")
 Rendered = tuple[str, InlineKeyboardMarkup | None]
 
 
-async def invite_newcomers(services: Services, session: AsyncSession, now: dt.datetime) -> int:
+async def invite_newcomers(session: AsyncSession, now: dt.datetime) -> int:
     """Plan one invitation for each participant newly welcome at an upcoming activity."""
     invited = 0
     for activity in await repo.upcoming_activities(session, now):
@@ -97,14 +97,20 @@ async def _kind_word(
     return t("kindword.arrived") + "\n\n" + cheer_words(t, pending), InlineKeyboardMarkup([thank_row(t, cheer.id)])
 
 
+async def plan_invitations(application: Application) -> int:
+    """Run before the hellos, so an invitation due with today's hello goes right after it."""
+    services = services_of(application)
+    async with services.sessions() as session:
+        invited = await invite_newcomers(session, services.clock.now())
+        await session.commit()
+    return invited
+
+
 async def run_notices(application: Application) -> int:
-    """Plan invitations, then send every due notice, a batch at a time. Returns how many went out."""
+    """Send every due notice, a batch at a time. Returns how many went out."""
     services = services_of(application)
     token = str(uuid.uuid4())
     sent = 0
-    async with services.sessions() as session:
-        await invite_newcomers(services, session, services.clock.now())
-        await session.commit()
     while True:
         now = services.clock.now()
         async with services.sessions() as session:

@@ -1,5 +1,5 @@
-"""The one repeating job: hellos, then notices (activities, kind words), then the families' weekly
-notes, then a little housekeeping."""
+"""The one repeating job: new invitations planned, hellos, then notices (activities, kind words),
+then the families' weekly notes, then a little housekeeping."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from telegram.ext import Application, ContextTypes
 from bot.services import services_of
 from schedules.family import run_family_tick
 from schedules.hello import run_tick
-from schedules.notices import run_notices
+from schedules.notices import plan_invitations, run_notices
 from storage import repo
 
 TICK_NAME = "hello-tick"
@@ -20,6 +20,7 @@ DELIVERY_MEMORY = dt.timedelta(days=2)
 
 async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     application = context.application
+    await plan_invitations(application)
     await run_tick(application)
     await run_notices(application)
     await run_family_tick(application)
