@@ -172,7 +172,8 @@ async def test_a_cancellation_tells_everyone_who_answered_and_nothing_else_goes_
         before = await tick_at(team, moment)
         assert texts(team, before, A) == [] or all("Online tea" not in t for t in texts(team, before, A))
     # The old invitation's buttons now say so, and a second cancel finds nothing.
-    assert await team.tap(C, "I'll come") == [team.t("activity.was_cancelled", title="Online tea")]
+    # (C has let a few hellos pass meanwhile, so a "Welcome back" may come first.)
+    assert (await team.tap(C, "I'll come"))[-1] == team.t("activity.was_cancelled", title="Online tea")
     assert await team.send(COORDINATOR, f"/cancelactivity {activity_id}") == [team.t("admin.activity.not_found")]
 
 

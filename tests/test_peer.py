@@ -165,9 +165,11 @@ async def test_the_board_shows_only_anonymized_cards_of_people_who_said_yes(team
     assert team.api.last(VOL).button_texts == [f"A kind word for {alias}"]
     # Someone who is not on the team cannot see it.
     assert await team.send(NOBODY, "/streaks") == [team.t("volunteer.only")]
-    # The question was asked once: later check-ins do not ask again.
+    # The question was asked once: later check-ins do not ask again. (HIDDEN let a few hellos
+    # pass while P was set up, so a "Welcome back" may come first.)
     await to_next_hello(team, HIDDEN)
-    assert await team.tap(HIDDEN, "I'm here") == [team.t("checkin.here")]
+    replies = await team.tap(HIDDEN, "I'm here")
+    assert replies[-1] == team.t("checkin.here") and team.t("peer.ask") not in replies
     # A week later, without P: "earlier", and the days in the last 7 are none.
     team.clock.advance(dt.timedelta(days=8))
     [board] = await team.send(VOL, "/streaks")
