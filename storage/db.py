@@ -20,7 +20,11 @@ MIGRATION_LOCK_ID = 0x6B6F6D6F
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine for `url`. SQLite gets WAL, foreign keys and one write transaction at a time."""
+    """An engine for `url`. SQLite gets WAL, foreign keys and one write transaction at a time.
+
+    A PostgreSQL URL may name the schema to work in: `postgresql+asyncpg://.../db?search_path=name`
+    (asyncpg takes no libpq `options`, so it is passed on as a server setting of every connection).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -29,7 +33,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    search_path = parsed.query.get("search_path")
+    if isinstance(search_path, str) and search_path:
+        parsed = parsed.difference_update_query(["search_path"])
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args["server_settings"] = {**connect_args.get("server_settings", {}), "search_path": search_path}
+        kwargs["connect_args"] = connect_args
+    return create_async_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
