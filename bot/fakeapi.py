@@ -391,6 +391,10 @@ class FakeBotAPI(BaseRequest):
             )
         )
 
+    def clear_faults(self) -> None:
+        """Drop every injected fault not used up yet (blocks stay; see :meth:`unblock`)."""
+        self._faults.clear()
+
     def inject_flood(
         self, method: str, retry_after: int, times: int = 1, chat_id: int | None = None
     ) -> None:
