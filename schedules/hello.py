@@ -14,6 +14,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from telegram import Bot, InlineKeyboardMarkup, Message
@@ -178,6 +179,16 @@ async def run_tick(application: Application) -> TickReport:
     return report
 
 
+class Sent(NamedTuple):
+    """One hello's send and what to write once it is known how it went."""
+
+    due: repo.DueHello
+    decision: Decision
+    task_id: str | None
+    planned: dict[str, object]  # the columns to write if it was sent (see after_sent)
+    result: Message | TelegramError
+
+
 async def _process_batch(
     bot: Bot,
     services: Services,
@@ -189,11 +200,14 @@ async def _process_batch(
     default_zone = services.settings.default_timezone
     limit = asyncio.Semaphore(CONCURRENCY)
 
-    async def send(due: repo.DueHello, decision: Decision, task_id: str | None) -> tuple[repo.DueHello, Decision, str | None, Message | TelegramError]:
+    async def send(due: repo.DueHello, decision: Decision, task_id: str | None) -> Sent:
         pid = due.participant_id
         text, markup = _message(services, due, decision.send_day, task_id, notes.get(pid, []), cheers.get(pid))
+        # The next hello is planned before sending, in batch order, so the random moments drawn
+        # do not depend on which send Telegram answers first (a seeded run repeats exactly).
+        planned = after_sent(due, decision.send_day, services.clock.now(), default_zone, services.rng)
         async with limit:
-            return due, decision, task_id, await send_bulk(bot, text, markup, due.chat_id)
+            return Sent(due, decision, task_id, planned, await send_bulk(bot, text, markup, due.chat_id))
 
     to_send: list[tuple[repo.DueHello, Decision]] = []
     for due in batch:
@@ -212,7 +226,7 @@ async def _process_batch(
 
     # Record each hello as soon as Telegram has answered, in a short transaction of its own.
     for finished in asyncio.as_completed(pending):
-        due, decision, task_id, result = await finished
+        due, decision, task_id, planned, result = await finished
         now = services.clock.now()
         if isinstance(result, Message):
             day = decision.send_day
@@ -222,7 +236,7 @@ async def _process_batch(
             await repo.delete_notes(session, _delivered_notes(due, day, notes.get(due.participant_id, [])))
             if due.participant_id in cheers and not is_door(due, day):
                 await repo.mark_cheer_delivered(session, cheers[due.participant_id].cheer_id, now)
-            values = {**decision.values, **after_sent(due, day, now, default_zone, services.rng)}
+            values = {**decision.values, **planned}
             report.sent += 1
         elif unreachable(result):
             # The decision stands (a pause that ended is over), but nothing goes out any more.
