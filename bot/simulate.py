@@ -232,10 +232,16 @@ class Simulation:
                 self.clock.set(step_end)
                 before = len(self.api.calls)
                 await run_tick(self.app)
-                for call in self.api.calls[before:]:
-                    if call.method == "sendMessage" and call.ok and call.params["chat_id"] in self.people:
-                        chat_id = call.params["chat_id"]
-                        self.on_hello(self.people[chat_id], self.api.last(chat_id))
+                # In chat order, not in the order Telegram happened to answer: a seeded run repeats.
+                reached = sorted(
+                    {
+                        call.params["chat_id"]
+                        for call in self.api.calls[before:]
+                        if call.method == "sendMessage" and call.ok and call.params["chat_id"] in self.people
+                    }
+                )
+                for chat_id in reached:
+                    self.on_hello(self.people[chat_id], self.api.last(chat_id))
                 if (self.clock.now() - START) % dt.timedelta(days=7) == dt.timedelta(0):
                     await self.snapshot_levels()
             self.history = await self.load_history()
