@@ -248,8 +248,7 @@ async def maybe_ask_about_board(turn: Turn, participant: Participant) -> list[Ou
         return []
     if not await repo.active_volunteers(turn.session):
         return []
-    checkins, _ = await repo.history(turn.session, participant.id)
-    if len(checkins) < ASK_AFTER_CHECKINS:
+    if await repo.checkin_count(turn.session, participant.id) < ASK_AFTER_CHECKINS:
         return []
     participant.peer_visible = False  # asked now; stays off unless they say yes
     return [peer_question(turn.t)]

@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,18 +49,37 @@ async def invite_newcomers(session: AsyncSession, now: dt.datetime) -> int:
     return invited
 
 
-async def _render(services: Services, session: AsyncSession, notice: repo.DueNotice, now: dt.datetime) -> Rendered | None:
+Lookup = Callable[[AsyncSession, int], Awaitable[tuple[Activity | None, int]]]
+
+
+def activity_lookup() -> Lookup:
+    """An activity and how many are coming, looked up once per batch (a fan-out of invitations
+    to one activity asks once, not once per person)."""
+    found: dict[int, tuple[Activity | None, int]] = {}
+
+    async def look(session: AsyncSession, activity_id: int) -> tuple[Activity | None, int]:
+        if activity_id not in found:
+            activity = await repo.activity(session, activity_id)
+            counts = await repo.answer_counts(session, [activity_id]) if activity else {activity_id: {}}
+            found[activity_id] = activity, counts[activity_id].get(Answer.COME, 0)
+        return found[activity_id]
+
+    return look
+
+
+async def _render(
+    services: Services, session: AsyncSession, notice: repo.DueNotice, now: dt.datetime, looked_up: Lookup
+) -> Rendered | None:
     """The words of a notice, or None if it no longer fits and is dropped."""
     if notice.status != Status.ACTIVE or notice.blocked:
         return None  # a pause silences everything; a stop ends it
     t = services.catalogs[notice.language or services.settings.default_language]
     if notice.kind in (NoticeKind.CHEER, NoticeKind.KIND_WORD):
         return await _kind_word(services, session, notice, t, now)
-    activity = await repo.activity(session, notice.activity_id) if notice.activity_id else None
+    activity, coming = await looked_up(session, notice.activity_id) if notice.activity_id else (None, 0)
     if activity is None or (activity.cancelled_at is not None) != (notice.kind == NoticeKind.CANCELLED):
         return None
     zone = ZoneInfo(notice.timezone or services.settings.default_timezone)
-    coming = (await repo.answer_counts(session, [activity.id]))[activity.id].get(Answer.COME, 0)
     if notice.kind == NoticeKind.INVITE:
         if activity.starts_at <= now:
             return None
@@ -134,8 +154,9 @@ async def _send_batch(
             return notice, await send_bulk(application.bot, rendered[0], rendered[1], notice.chat_id)
 
     pending = []
+    looked_up = activity_lookup()
     for notice in batch:
-        rendered = await _render(services, session, notice, services.clock.now())
+        rendered = await _render(services, session, notice, services.clock.now(), looked_up)
         if rendered is None:
             if notice.kind == NoticeKind.KIND_WORD:  # paused or stopped since asking: the ask lapses
                 await repo.clear_kind_word(session, notice.participant_id)

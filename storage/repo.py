@@ -63,6 +63,10 @@ async def add_checkin(session: AsyncSession, participant_id: int, day: dt.date, 
     return bool(result.rowcount)
 
 
+async def checkin_count(session: AsyncSession, participant_id: int) -> int:
+    return await session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.participant_id == participant_id))
+
+
 async def has_checkin(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
     found = await session.scalar(
         select(CheckIn.day).where(CheckIn.participant_id == participant_id, CheckIn.day == day)
