@@ -75,14 +75,14 @@ async def _render(
         return None  # a pause silences everything; a stop ends it
     t = services.catalogs[notice.language or services.settings.default_language]
     if notice.kind in (NoticeKind.CHEER, NoticeKind.KIND_WORD):
-        return await _kind_word(services, session, notice, t, now)
+        return await _kind_word(services, session, notice, t)
     activity, coming = await looked_up(session, notice.activity_id) if notice.activity_id else (None, 0)
     if activity is None or (activity.cancelled_at is not None) != (notice.kind == NoticeKind.CANCELLED):
         return None
     zone = ZoneInfo(notice.timezone or services.settings.default_timezone)
     if notice.kind == NoticeKind.INVITE:
-        if activity.starts_at <= now:
-            return None
+        if activity.starts_at <= now or not notice.group_opt_in or notice.level < activity.min_level:
+            return None  # over, or no longer for them (they opted out, or stepped back)
         text = t("activity.invite") + "\n\n" + activity_views.describe(t, activity, zone, coming)
         return text, activity_views.answer_keyboard(t, activity.id)
     if notice.kind in (NoticeKind.REMIND_DAY, NoticeKind.REMIND_SOON):
@@ -102,7 +102,7 @@ def _changed(t: Translator, activity: Activity, zone: ZoneInfo, coming: int) -> 
 
 
 async def _kind_word(
-    services: Services, session: AsyncSession, notice: repo.DueNotice, t: Translator, now: dt.datetime
+    services: Services, session: AsyncSession, notice: repo.DueNotice, t: Translator
 ) -> Rendered | None:
     participant = await repo.participant(session, notice.participant_id)
     if notice.kind == NoticeKind.KIND_WORD:

@@ -774,6 +774,8 @@ class DueNotice:
     blocked: bool
     language: str | None
     timezone: str | None
+    level: int
+    group_opt_in: bool
     activity_id: int | None
     cheer_id: int | None
 
@@ -795,6 +797,8 @@ async def claim_notices(
             Participant.blocked_at.is_not(None),
             Participant.language,
             Participant.timezone,
+            Participant.level,
+            Participant.group_opt_in,
             Notice.activity_id,
             Notice.cheer_id,
         )

@@ -294,3 +294,19 @@ async def test_the_admin_command_line_issues_codes_and_plans_activities_the_bot_
     assert "Volunteer #1" in volunteers.stdout
     revoked = run_cli("admin", "--language", "en", "revoke", "1", cwd=tmp_path, DATABASE_URL=url)
     assert revoked.returncode == 0 and "#1" in revoked.stdout
+
+
+async def test_an_invitation_waiting_for_the_next_hello_is_dropped_if_they_opt_out_meanwhile(team: Harness) -> None:
+    await joiner(team, A)
+    await plan(team)
+    await tick_at(team, team.clock.now())  # planned for this evening's hello
+    async with team.services.sessions() as session:
+        assert [n.kind for n in (await session.scalars(select(Notice))).all()] == ["invite"]
+    await team.send(A, "/settings")
+    await team.tap(A, "Group activities")
+    await team.tap(A, team.t("choose.group_off"))
+    await to_next_hello(team, A)
+    await tick_at(team, team.clock.now() + dt.timedelta(hours=12))  # well past the planned moment
+    assert not any("Online tea" in m.text for m in team.api.messages(A))
+    async with team.services.sessions() as session:
+        assert (await session.scalars(select(Notice))).all() == []
