@@ -227,8 +227,9 @@ async def test_telegram_failing_in_every_way_during_a_tick_loses_no_hello(faulty
     later (a timed-out send may have arrived, so it is never resent at once); 403 marks the person
     blocked and they are not tried again. Every attempt is counted: no storm."""
     bot, chats = faulty.bot, faulty.chats
-    failing, timing_out, blocked = chats[5:10], set(chats[10:13]), chats[13:17]
-    bot.api.inject_flood("sendMessage", retry_after=5, times=3)
+    flooded, failing, timing_out, blocked = chats[:3], chats[5:10], set(chats[10:13]), chats[13:17]
+    for chat in flooded:
+        bot.api.inject_flood("sendMessage", retry_after=5, chat_id=chat)
     for chat in failing:
         bot.api.inject("sendMessage", 500, "Internal Server Error", chat_id=chat)
     for chat in blocked:
@@ -254,6 +255,7 @@ async def test_telegram_failing_in_every_way_during_a_tick_loses_no_hello(faulty
     await bot.tick()
     assert faulty.hellos() == dict.fromkeys(set(chats) - set(blocked), 1)
     assert faulty.attempts() == len(chats) + 3 + len(late)
+    assert all(faulty.attempts(chat) == 2 for chat in (*flooded, *failing))
     assert all(faulty.attempts(chat) == 1 for chat in blocked)
     for chat in blocked:
         participant = await bot.participant(chat)
