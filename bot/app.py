@@ -23,6 +23,12 @@ from storage.db import create_engine, migrate, session_factory
 log = logging.getLogger("komorebi")
 
 
+def paced(rate: float) -> PacedRateLimiter:
+    """The limiter for a share of Telegram's limit: hellos and notices (bulk) get a little less
+    than the whole, so replies to people always have room."""
+    return PacedRateLimiter(overall_rate=rate, bulk_rate=rate * 25 / 29)
+
+
 def build_application(
     settings: Settings,
     *,
@@ -45,7 +51,7 @@ def build_application(
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.api_base_file_url)
         .context_types(ContextTypes(context=Context))
-        .rate_limiter(rate_limiter or PacedRateLimiter())
+        .rate_limiter(rate_limiter or paced(settings.send_rate))
         .defaults(Defaults(link_preview_options=None))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)

@@ -36,6 +36,9 @@ QUIET_LIBRARIES = {
     "aiosqlite": logging.WARNING,  # at DEBUG: every statement with its parameters
     "asyncpg": logging.WARNING,
     "apscheduler": logging.WARNING,  # at INFO: every run of the tick
+    # At WARNING, every 20 s while a long send runs: "skipped: maximum number of running instances"
+    # (one tick at a time is the design, see schedules/tick.py).
+    "apscheduler.scheduler": logging.ERROR,
     "uvicorn.access": logging.WARNING,  # at INFO: every request line
 }
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     webhook_listen: str = Field(default="0.0.0.0", validation_alias="KOMOREBI_WEBHOOK_LISTEN")
     webhook_port: int = Field(default=8080, ge=1, le=65535, validation_alias="KOMOREBI_WEBHOOK_PORT")
     tick_seconds: float = Field(default=20.0, gt=0, validation_alias="KOMOREBI_TICK_SECONDS")
+    # Telegram allows about 30 messages a second per bot, however many processes share it: with
+    # several workers, give each its share (for example 14 for two).
+    send_rate: float = Field(default=29.0, gt=0, le=30, validation_alias="KOMOREBI_SEND_RATE")
     log_level: str = Field(default="INFO", validation_alias="KOMOREBI_LOG_LEVEL")
 
     @field_validator("default_timezone")

@@ -31,7 +31,11 @@ class Metrics:
             "komorebi_duplicate_updates", "Retried webhook deliveries dropped", registry=self.registry
         )
 
-        self.last_tick_at = 0.0  # Unix time, for /healthz
+        self.last_tick_at = 0.0  # Unix time of the tick's last sign of life, for /healthz
+
+    def tick_progressed(self, at: float) -> None:
+        """A batch went through: a long send is busy, not late."""
+        self.last_tick_at = at
 
     def tick_finished(self, at: float) -> None:
         self.last_tick_at = at

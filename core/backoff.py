@@ -67,3 +67,15 @@ def budget_breaches(message_days: Iterable[int], budget: PressureBudget = BUDGET
         if count > ceiling:
             breaches.append(f"week {week + 1}: {count} messages (at most {ceiling})")
     return breaches
+
+
+# When a message could not be sent for reasons that are not the person's (a network failure,
+# Telegram's servers), it is tried again after a delay that doubles with each failure in a row.
+RETRY_FIRST_SECONDS = 60
+RETRY_MAX_SECONDS = 30 * 60
+
+
+def retry_delay_seconds(failures_before: int) -> int:
+    """The wait before the next try, after `failures_before` earlier failures in a row (0 for the
+    first): 1, 2, 4, 8, 16 minutes, then every 30 minutes."""
+    return min(RETRY_FIRST_SECONDS * 2 ** min(failures_before, 16), RETRY_MAX_SECONDS)

@@ -14,7 +14,7 @@ from bot.services import services_of
 from core.schedule import Window, plan_weekly
 from handlers import views
 from handlers.family import TIPS
-from schedules.hello import BATCH_SIZE, CLAIM_TIMEOUT, RETRY_DELAY
+from schedules.hello import BATCH_SIZE, CLAIM_TIMEOUT, retry_at
 from storage import repo
 
 log = logging.getLogger("komorebi.tick")
@@ -47,10 +47,12 @@ async def run_family_tick(application: Application) -> int:
                     continue
                 except TelegramError as exc:
                     log.warning("family note not sent, will try again: %s", type(exc).__name__)
-                    member.next_note_at = now + RETRY_DELAY
+                    member.next_note_at = retry_at(now, member.send_failures)
+                    member.send_failures += 1
                     await session.commit()
                     continue
                 member.tips_seen += 1
+                member.send_failures = 0
                 week_later = now + dt.timedelta(days=1)
                 member.next_note_at = plan_weekly(week_later, zone, Window(member.note_window), member.note_weekday, services.rng).at
                 sent += 1

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
 from bot.services import Services, services_of
-from core.backoff import in_door_phase, min_gap_days
+from core.backoff import in_door_phase, min_gap_days, retry_delay_seconds
 from core.ladder import RULES, choose_task
 from core.schedule import Rhythm, Window, hello_day_for, is_still_open, plan_next_hello
 from handlers import views
@@ -39,8 +39,6 @@ BATCH_SIZE = 100
 CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 # Sends in flight at once; the rate limiter sets the pace, this only hides network round trips.
 CONCURRENCY = 8
-# After a failure that is not the person's doing (network, Telegram), try again this much later.
-RETRY_DELAY = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -165,6 +163,7 @@ async def run_tick(application: Application) -> TickReport:
             services.metrics.batch_size.observe(len(batch))
             services.metrics.tick_lag.set((now - batch[0].next_hello_at).total_seconds())
             await _process_batch(application.bot, services, session, batch, token, report)
+            services.metrics.tick_progressed(services.clock.now().timestamp())
         if len(batch) < BATCH_SIZE:
             break
     metrics = services.metrics
@@ -206,8 +205,10 @@ async def _process_batch(
         # The next hello is planned before sending, in batch order, so the random moments drawn
         # do not depend on which send Telegram answers first (a seeded run repeats exactly).
         planned = after_sent(due, decision.send_day, services.clock.now(), default_zone, services.rng)
-        async with limit:
-            return Sent(due, decision, task_id, planned, await send_bulk(bot, text, markup, due.chat_id))
+        # The slot is held until the hello is recorded (released below), so sending never runs
+        # more than CONCURRENCY hellos ahead of the database.
+        await limit.acquire()
+        return Sent(due, decision, task_id, planned, await send_bulk(bot, text, markup, due.chat_id))
 
     to_send: list[tuple[repo.DueHello, Decision]] = []
     for due in batch:
@@ -222,33 +223,42 @@ async def _process_batch(
     ids = [due.participant_id for due, _ in to_send]
     notes = await repo.pending_notes(session, ids) if to_send else {}
     cheers = await repo.pending_cheers(session, ids) if to_send else {}
-    pending = [send(due, decision, tasks.get(due.participant_id)) for due, decision in to_send]
+    pending = [asyncio.ensure_future(send(due, decision, tasks.get(due.participant_id))) for due, decision in to_send]
 
     # Record each hello as soon as Telegram has answered, in a short transaction of its own.
-    for finished in asyncio.as_completed(pending):
-        due, decision, task_id, planned, result = await finished
-        now = services.clock.now()
-        if isinstance(result, Message):
-            day = decision.send_day
-            await repo.add_hello(session, due.participant_id, day, now, result.message_id)
-            if task_id is not None:
-                await repo.add_offer(session, due.participant_id, task_id, due.level, day, now, "hello")
-            await repo.delete_notes(session, _delivered_notes(due, day, notes.get(due.participant_id, [])))
-            if due.participant_id in cheers and not is_door(due, day):
-                await repo.mark_cheer_delivered(session, cheers[due.participant_id].cheer_id, now)
-            values = {**decision.values, **planned}
-            report.sent += 1
-        elif unreachable(result):
-            # The decision stands (a pause that ended is over), but nothing goes out any more.
-            values = {**decision.values, "blocked_at": now, "next_hello_at": None}
-            report.blocked += 1
-        else:
-            log.warning("hello not sent, will try again: %s", type(result).__name__)
-            services.metrics.telegram_errors.labels(type(result).__name__).inc()
-            values = {**decision.values, "next_hello_at": now + RETRY_DELAY}
-            report.deferred += 1
-        await repo.finish_claim(session, due.participant_id, token, **values)
-        await session.commit()
+    try:
+        for finished in asyncio.as_completed(pending):
+            due, decision, task_id, planned, result = await finished
+            now = services.clock.now()
+            if isinstance(result, Message):
+                day = decision.send_day
+                await repo.add_hello(session, due.participant_id, day, now, result.message_id)
+                if task_id is not None:
+                    await repo.add_offer(session, due.participant_id, task_id, due.level, day, now, "hello")
+                await repo.delete_notes(session, _delivered_notes(due, day, notes.get(due.participant_id, [])))
+                if due.participant_id in cheers and not is_door(due, day):
+                    await repo.mark_cheer_delivered(session, cheers[due.participant_id].cheer_id, now)
+                values = {**decision.values, **planned, "send_failures": 0}
+                report.sent += 1
+            elif unreachable(result):
+                # The decision stands (a pause that ended is over), but nothing goes out any more.
+                values = {**decision.values, "blocked_at": now, "next_hello_at": None}
+                report.blocked += 1
+            else:
+                log.warning("hello not sent, will try again: %s", type(result).__name__)
+                services.metrics.telegram_errors.labels(type(result).__name__).inc()
+                values = {
+                    **decision.values,
+                    "next_hello_at": retry_at(now, due.send_failures),
+                    "send_failures": due.send_failures + 1,
+                }
+                report.deferred += 1
+            await repo.finish_claim(session, due.participant_id, token, **values)
+            await session.commit()
+            limit.release()
+    finally:
+        for task in pending:  # after a failure, nothing more goes out unrecorded
+            task.cancel()
 
 
 async def _choose_tasks(
@@ -267,6 +277,12 @@ async def _choose_tasks(
         if task_id is not None:
             chosen[due.participant_id] = task_id
     return chosen
+
+
+def retry_at(now: dt.datetime, failures_before: int) -> dt.datetime:
+    """After a failure that is not the person's doing (network, Telegram): a later try, each one
+    waiting twice as long as the last (see core.backoff.retry_delay_seconds)."""
+    return now + dt.timedelta(seconds=retry_delay_seconds(failures_before))
 
 
 def unreachable(error: TelegramError) -> bool:

@@ -28,7 +28,7 @@ from core.peer import FALLBACKS
 from handlers import activities as activity_views
 from handlers.peer import cheer_words
 from handlers.views import thank_row
-from schedules.hello import BATCH_SIZE, CLAIM_TIMEOUT, CONCURRENCY, RETRY_DELAY, send_bulk, unreachable
+from schedules.hello import BATCH_SIZE, CLAIM_TIMEOUT, CONCURRENCY, retry_at, send_bulk, unreachable
 from storage import repo
 from storage.models import Activity, Status
 
@@ -150,37 +150,42 @@ async def _send_batch(
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def send(notice: repo.DueNotice, rendered: Rendered) -> tuple[repo.DueNotice, Message | TelegramError]:
-        async with limit:
-            return notice, await send_bulk(application.bot, rendered[0], rendered[1], notice.chat_id)
+        await limit.acquire()  # held until the notice is recorded, as for hellos
+        return notice, await send_bulk(application.bot, rendered[0], rendered[1], notice.chat_id)
 
-    pending = []
+    pending: list[asyncio.Future] = []
     looked_up = activity_lookup()
-    for notice in batch:
-        rendered = await _render(services, session, notice, services.clock.now(), looked_up)
-        if rendered is None:
-            if notice.kind == NoticeKind.KIND_WORD:  # paused or stopped since asking: the ask lapses
-                await repo.clear_kind_word(session, notice.participant_id)
-            await repo.finish_notice(session, notice.notice_id, token)
-            await session.commit()
-        else:
-            pending.append(send(notice, rendered))
     sent = 0
-    for finished in asyncio.as_completed(pending):
-        notice, result = await finished
-        now = services.clock.now()
-        if isinstance(result, Message):
-            if notice.kind == NoticeKind.CHEER and notice.cheer_id:
-                await repo.mark_cheer_delivered(session, notice.cheer_id, now)
-            elif notice.kind == NoticeKind.KIND_WORD:
-                await repo.clear_kind_word(session, notice.participant_id)
-            await repo.finish_notice(session, notice.notice_id, token)
-            sent += 1
-        elif unreachable(result):
-            await repo.mark_blocked(session, notice.participant_id, now)
-            await repo.finish_notice(session, notice.notice_id, token)
-        else:
-            log.warning("notice not sent, will try again: %s", type(result).__name__)
-            services.metrics.telegram_errors.labels(type(result).__name__).inc()
-            await repo.finish_notice(session, notice.notice_id, token, retry_at=now + RETRY_DELAY)
-        await session.commit()
+    try:
+        for notice in batch:
+            rendered = await _render(services, session, notice, services.clock.now(), looked_up)
+            if rendered is None:
+                if notice.kind == NoticeKind.KIND_WORD:  # paused or stopped since asking: the ask lapses
+                    await repo.clear_kind_word(session, notice.participant_id)
+                await repo.finish_notice(session, notice.notice_id, token)
+                await session.commit()
+            else:
+                pending.append(asyncio.ensure_future(send(notice, rendered)))
+        for finished in asyncio.as_completed(pending):
+            notice, result = await finished
+            now = services.clock.now()
+            if isinstance(result, Message):
+                if notice.kind == NoticeKind.CHEER and notice.cheer_id:
+                    await repo.mark_cheer_delivered(session, notice.cheer_id, now)
+                elif notice.kind == NoticeKind.KIND_WORD:
+                    await repo.clear_kind_word(session, notice.participant_id)
+                await repo.finish_notice(session, notice.notice_id, token)
+                sent += 1
+            elif unreachable(result):
+                await repo.mark_blocked(session, notice.participant_id, now)
+                await repo.finish_notice(session, notice.notice_id, token)
+            else:
+                log.warning("notice not sent, will try again: %s", type(result).__name__)
+                services.metrics.telegram_errors.labels(type(result).__name__).inc()
+                await repo.retry_notice(session, notice, token, retry_at(now, notice.send_failures))
+            await session.commit()
+            limit.release()
+    finally:
+        for task in pending:  # after a failure, nothing more goes out unrecorded
+            task.cancel()
     return sent

@@ -58,6 +58,8 @@ class Participant(Base):
     last_hello_day: Mapped[dt.date | None] = mapped_column(Date)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(36))
+    # Failed sends in a row (network, Telegram): the retry waits longer each time.
+    send_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     # The quiet spell, the pressure budget's input: hellos sent since the last reply of any kind,
     # and the hello-day of the first of them.
     unanswered: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -154,6 +156,7 @@ class FamilyMember(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(36))
     tips_seen: Mapped[int] = mapped_column(default=0, server_default="0")
+    send_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
@@ -302,3 +305,4 @@ class Notice(Base):
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(36))
+    send_failures: Mapped[int] = mapped_column(default=0, server_default="0")

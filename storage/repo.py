@@ -111,6 +111,7 @@ class DueHello:
     level: int
     wants_tasks: bool
     notes_allowed: bool | None
+    send_failures: int
 
 
 def _claim(
@@ -166,6 +167,7 @@ async def claim_due(
             Participant.level,
             Participant.wants_tasks,
             Participant.notes_allowed,
+            Participant.send_failures,
         )
     )
     rows = (await session.execute(statement)).all()
@@ -778,6 +780,7 @@ class DueNotice:
     group_opt_in: bool
     activity_id: int | None
     cheer_id: int | None
+    send_failures: int
 
 
 async def claim_notices(
@@ -801,6 +804,7 @@ async def claim_notices(
             Participant.group_opt_in,
             Notice.activity_id,
             Notice.cheer_id,
+            Notice.send_failures,
         )
         .join(Participant, Participant.id == Notice.participant_id)
         .where(Notice.id.in_(ids))
@@ -809,13 +813,18 @@ async def claim_notices(
     return [DueNotice(*row) for row in rows]
 
 
-async def finish_notice(session: AsyncSession, notice_id: int, token: str, retry_at: dt.datetime | None = None) -> None:
-    """Done with a notice: deleted, or (after a failure that was not the person's doing) tried again later."""
-    mine = (Notice.id == notice_id, Notice.claim_token == token)
-    if retry_at is None:
-        await session.execute(delete(Notice).where(*mine))
-    else:
-        await session.execute(update(Notice).where(*mine).values(due_at=retry_at, claimed_at=None, claim_token=None))
+async def finish_notice(session: AsyncSession, notice_id: int, token: str) -> None:
+    """Done with a notice (sent, or no longer fitting): deleted."""
+    await session.execute(delete(Notice).where(Notice.id == notice_id, Notice.claim_token == token))
+
+
+async def retry_notice(session: AsyncSession, notice: DueNotice, token: str, retry_at: dt.datetime) -> None:
+    """Not sent for reasons that were not the person's doing: tried again at `retry_at`."""
+    await session.execute(
+        update(Notice)
+        .where(Notice.id == notice.notice_id, Notice.claim_token == token)
+        .values(due_at=retry_at, claimed_at=None, claim_token=None, send_failures=notice.send_failures + 1)
+    )
 
 
 async def mark_blocked(session: AsyncSession, participant_id: int, now: dt.datetime) -> None:

@@ -196,11 +196,11 @@ def main() -> int:
     from bot.cli import main as cli
     from bot.ratelimit import PacedRateLimiter
 
-    def unpaced() -> PacedRateLimiter:
+    def unpaced(_rate: float) -> PacedRateLimiter:
         return PacedRateLimiter(overall_rate=1e6, bulk_rate=1e6)
 
-    assert callable(bot.app.PacedRateLimiter), "bot.app builds its rate limiter elsewhere now"
-    bot.app.PacedRateLimiter = unpaced  # type: ignore[misc, assignment]
+    assert callable(bot.app.paced), "bot.app builds its rate limiter elsewhere now"
+    bot.app.paced = unpaced  # type: ignore[assignment]
     return cli(sys.argv[1:])
 
 
