@@ -275,8 +275,11 @@ async def test_the_admin_command_line_issues_codes_and_plans_activities_the_bot_
     assert refused.returncode == 2 and "capacity" in refused.stderr
     missing = run_cli("admin", "--language", "en", "activity-cancel", "7", cwd=tmp_path, DATABASE_URL=url)
     assert missing.returncode == 1
+    edit = ("admin", "--language", "en", "activity-edit", "1", "--title", "Farm day", "--place", "Green farm, gate 2")
+    edited = run_cli(*edit, "--at", "2030-05-02 10:00", "--capacity", "6", "--level", "1", cwd=tmp_path, DATABASE_URL=url)
+    assert edited.returncode == 0 and 'Activity #1 "Farm day" is changed' in edited.stdout
     listing = run_cli("admin", "--language", "en", "activities", cwd=tmp_path, DATABASE_URL=url)
-    assert "#1 Farm day" in listing.stdout and "coming 0" in listing.stdout
+    assert "#1 Farm day" in listing.stdout and "2030-05-02 10:00 · Green farm, gate 2" in listing.stdout
 
     engine = create_engine(url)
     try:
