@@ -16,6 +16,7 @@ from bot.content import TaskCatalog, load_crisis_detector, load_helplines
 from bot.i18n import LANGUAGES, Catalogs
 from bot.ratelimit import PacedRateLimiter
 from bot.services import SERVICES_KEY, Context, Services
+from bot.updates import ChatOrderedProcessor
 from core.clock import Clock, SystemClock
 from schedules.tick import schedule_tick
 from storage.db import create_engine, migrate, session_factory
@@ -52,6 +53,7 @@ def build_application(
         .base_file_url(settings.api_base_file_url)
         .context_types(ContextTypes(context=Context))
         .rate_limiter(rate_limiter or paced(settings.send_rate))
+        .concurrent_updates(ChatOrderedProcessor(settings.concurrent_updates))
         .defaults(Defaults(link_preview_options=None))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # Telegram allows about 30 messages a second per bot, however many processes share it: with
     # several workers, give each its share (for example 14 for two).
     send_rate: float = Field(default=29.0, gt=0, le=30, validation_alias="KOMOREBI_SEND_RATE")
+    # Updates handled at once (one at a time within a chat); 1 handles everything in turn.
+    concurrent_updates: int = Field(default=16, ge=1, le=256, validation_alias="KOMOREBI_CONCURRENT_UPDATES")
     log_level: str = Field(default="INFO", validation_alias="KOMOREBI_LOG_LEVEL")
 
     @field_validator("default_timezone")
