@@ -118,6 +118,9 @@ def _card_line(t: Translator, c: Card) -> str:
 
 async def _board(turn: Turn, t: Translator, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
     rows, total = await repo.board_page(turn.session, page * CARDS_PER_PAGE, CARDS_PER_PAGE)
+    if not rows and total:  # the board shrank since that page was shown (or the page was made up)
+        page = (total - 1) // CARDS_PER_PAGE
+        rows, total = await repo.board_page(turn.session, page * CARDS_PER_PAGE, CARDS_PER_PAGE)
     if not rows:
         return t("board.empty"), None
     days = await repo.board_days(turn.session, [row.alias for row in rows])

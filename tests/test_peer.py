@@ -199,6 +199,9 @@ async def test_the_board_pages(team: Harness) -> None:
     assert sorted(shown) == sorted(aliases)
     [again] = await team.tap(VOL, "◀ Back")
     assert again == first
+    # A page that no longer exists (or never did) shows the last one.
+    [last] = await team.tap_data(VOL, "vb:99", message_id=team.api.last(VOL).message_id)
+    assert last == second
 
 
 # --- cheers ---------------------------------------------------------------------------------------
