@@ -11,6 +11,8 @@ class Metrics:
         self.hellos = Counter(
             "komorebi_hellos", "Hellos by outcome (sent, skipped, blocked, deferred)", ["outcome"], registry=self.registry
         )
+        for outcome in ("sent", "skipped", "blocked", "deferred"):
+            self.hellos.labels(outcome)  # every outcome shows from the start, at 0
         self.checkins = Counter("komorebi_checkins", "Days counted as showing up", registry=self.registry)
         self.telegram_errors = Counter(
             "komorebi_telegram_errors", "Errors from the Bot API, by kind", ["kind"], registry=self.registry

@@ -211,54 +211,82 @@ async def _process_batch(
         return Sent(due, decision, task_id, planned, await send_bulk(bot, text, markup, due.chat_id))
 
     to_send: list[tuple[repo.DueHello, Decision]] = []
+    skipped: list[tuple[int, dict[str, object]]] = []
     for due in batch:
         decision = decide(due, services.clock.now(), default_zone, services.rng)
         if decision.send_day is None:
-            await repo.finish_claim(session, due.participant_id, token, **decision.values)
-            await session.commit()
-            report.skipped += 1
+            skipped.append((due.participant_id, decision.values))
         else:
             to_send.append((due, decision))
+    if skipped:
+        await repo.finish_claims(session, token, skipped)
+        await session.commit()
+        report.skipped += len(skipped)
     tasks = await _choose_tasks(services, session, to_send)
     ids = [due.participant_id for due, _ in to_send]
     notes = await repo.pending_notes(session, ids) if to_send else {}
     cheers = await repo.pending_cheers(session, ids) if to_send else {}
     pending = [asyncio.ensure_future(send(due, decision, tasks.get(due.participant_id))) for due, decision in to_send]
 
-    # Record each hello as soon as Telegram has answered, in a short transaction of its own.
+    # Record hellos as soon as Telegram has answered: every send that has finished by then, in one
+    # short transaction. Slots are freed only once recorded, so a crash repeats at most the
+    # CONCURRENCY hellos in flight, and a failed recording cancels the rest of the batch.
     try:
-        for finished in asyncio.as_completed(pending):
-            due, decision, task_id, planned, result = await finished
-            now = services.clock.now()
-            if isinstance(result, Message):
-                day = decision.send_day
-                await repo.add_hello(session, due.participant_id, day, now, result.message_id)
-                if task_id is not None:
-                    await repo.add_offer(session, due.participant_id, task_id, due.level, day, now, "hello")
-                await repo.delete_notes(session, _delivered_notes(due, day, notes.get(due.participant_id, [])))
-                if due.participant_id in cheers and not is_door(due, day):
-                    await repo.mark_cheer_delivered(session, cheers[due.participant_id].cheer_id, now)
-                values = {**decision.values, **planned, "send_failures": 0}
-                report.sent += 1
-            elif unreachable(result):
-                # The decision stands (a pause that ended is over), but nothing goes out any more.
-                values = {**decision.values, "blocked_at": now, "next_hello_at": None}
-                report.blocked += 1
-            else:
-                log.warning("hello not sent, will try again: %s", type(result).__name__)
-                services.metrics.telegram_errors.labels(type(result).__name__).inc()
-                values = {
-                    **decision.values,
-                    "next_hello_at": retry_at(now, due.send_failures),
-                    "send_failures": due.send_failures + 1,
-                }
-                report.deferred += 1
-            await repo.finish_claim(session, due.participant_id, token, **values)
-            await session.commit()
-            limit.release()
+        waiting = set(pending)
+        while waiting:
+            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finished = sorted((task.result() for task in done), key=lambda sent: sent.due.participant_id)
+            await _record(services, session, finished, notes, cheers, token, report)
+            for _ in finished:
+                limit.release()
     finally:
-        for task in pending:  # after a failure, nothing more goes out unrecorded
+        for task in pending:
             task.cancel()
+
+
+async def _record(
+    services: Services,
+    session: AsyncSession,
+    finished: list[Sent],
+    notes: dict[int, list[repo.PendingNote]],
+    cheers: dict[int, repo.PendingCheer],
+    token: str,
+    report: TickReport,
+) -> None:
+    """Write what became of some sends, in one transaction."""
+    now = services.clock.now()
+    hellos, offers, delivered_notes, delivered_cheers = [], [], [], []
+    claims: list[tuple[int, dict[str, object]]] = []
+    for due, decision, task_id, planned, result in finished:
+        pid = due.participant_id
+        if isinstance(result, Message):
+            day = decision.send_day
+            hellos.append({"participant_id": pid, "day": day, "sent_at": now, "message_id": result.message_id})
+            if task_id is not None:
+                offers.append(
+                    {"participant_id": pid, "task_id": task_id, "level": due.level, "day": day, "offered_at": now, "kind": "hello"}
+                )
+            delivered_notes += _delivered_notes(due, day, notes.get(pid, []))
+            if pid in cheers and not is_door(due, day):
+                delivered_cheers.append(cheers[pid].cheer_id)
+            claims.append((pid, {**decision.values, **planned, "send_failures": 0}))
+            report.sent += 1
+        elif unreachable(result):
+            # The decision stands (a pause that ended is over), but nothing goes out any more.
+            claims.append((pid, {**decision.values, "blocked_at": now, "next_hello_at": None}))
+            report.blocked += 1
+        else:
+            log.warning("hello not sent, will try again: %s", type(result).__name__)
+            services.metrics.telegram_errors.labels(type(result).__name__).inc()
+            retry = {"next_hello_at": retry_at(now, due.send_failures), "send_failures": due.send_failures + 1}
+            claims.append((pid, {**decision.values, **retry}))
+            report.deferred += 1
+    await repo.add_hellos(session, hellos)
+    await repo.add_offers(session, offers)
+    await repo.delete_notes(session, delivered_notes)
+    await repo.mark_cheers_delivered(session, delivered_cheers, now)
+    await repo.finish_claims(session, token, claims)
+    await session.commit()
 
 
 async def _choose_tasks(

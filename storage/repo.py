@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Result, Update, delete, func, or_, select, update
+from sqlalchemy import Result, Update, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -114,6 +114,38 @@ class DueHello:
     send_failures: int
 
 
+def _claimable(model, due, now: dt.datetime, stale_before: dt.datetime):  # type: ignore[no-untyped-def]
+    """Rows whose moment has come and that no live worker holds."""
+    return (due <= now, or_(model.claimed_at.is_(None), model.claimed_at < stale_before))
+
+
+@dataclass(frozen=True)
+class DueWork:
+    hellos: bool
+    notices: bool
+    family_notes: bool
+    activities: bool
+
+
+async def due_work(session: AsyncSession, now: dt.datetime, stale_before: dt.datetime) -> DueWork:
+    """What the tick has to do, in one read: most ticks find nothing, and then cost one statement."""
+    def due(model, column):  # type: ignore[no-untyped-def]
+        return select(model.id).where(*_claimable(model, column, now, stale_before)).exists()
+
+    upcoming = select(Activity.id).where(Activity.starts_at > now, Activity.cancelled_at.is_(None)).exists()
+    row = (
+        await session.execute(
+            select(
+                due(Participant, Participant.next_hello_at),
+                due(Notice, Notice.due_at),
+                due(FamilyMember, FamilyMember.next_note_at),
+                upcoming,
+            )
+        )
+    ).one()
+    return DueWork(*(bool(value) for value in row))
+
+
 def _claim(
     session: AsyncSession,
     model: type[Participant] | type[FamilyMember] | type[Notice],
@@ -131,7 +163,7 @@ def _claim(
     """
     candidates = (
         select(model.id)
-        .where(due <= now, or_(model.claimed_at.is_(None), model.claimed_at < stale_before))
+        .where(*_claimable(model, due, now, stale_before))
         .order_by(due)
         .limit(limit)
     )
@@ -189,6 +221,41 @@ async def finish_claim(session: AsyncSession, participant_id: int, token: str, *
 async def add_hello(session: AsyncSession, participant_id: int, day: dt.date, sent_at: dt.datetime, message_id: int) -> None:
     session.add(Hello(participant_id=participant_id, day=day, sent_at=sent_at, message_id=message_id))
     await session.flush()
+
+
+async def add_hellos(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Record several sent hellos in one statement (participant_id, day, sent_at, message_id)."""
+    if rows:
+        await session.execute(insert(Hello.__table__), list(rows))
+
+
+async def add_offers(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Record several offered tasks in one statement; one offered twice on a day is a no-op."""
+    if rows:
+        statement = _insert(session)(TaskOffer.__table__).on_conflict_do_nothing(
+            index_elements=["participant_id", "day", "task_id"]
+        )
+        await session.execute(statement, list(rows))
+
+
+async def finish_claims(session: AsyncSession, token: str, rows: Sequence[tuple[int, dict[str, object]]]) -> None:
+    """Release several claims, writing each row's values: one executemany per shape of values."""
+    table = Participant.__table__
+    shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for participant_id, values in rows:
+        shapes.setdefault(tuple(sorted(values)), []).append({"b_id": participant_id, **values})
+    for columns, params in shapes.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.claim_token == token)
+            .values(claimed_at=None, claim_token=None, **{column: bindparam(column) for column in columns})
+        )
+        await session.execute(statement, params)
+
+
+async def mark_cheers_delivered(session: AsyncSession, cheer_ids: Sequence[int], now: dt.datetime) -> None:
+    if cheer_ids:
+        await session.execute(update(Cheer).where(Cheer.id.in_(cheer_ids)).values(delivered_at=now))
 
 
 
