@@ -541,7 +541,7 @@ class FakeBotAPI(BaseRequest):
             }
         # Telegram only ever attaches inline keyboards to the returned message.
         if message.reply_markup and "inline_keyboard" in message.reply_markup:
-            result["reply_markup"] = copy.deepcopy(message.reply_markup)
+            result["reply_markup"] = message.reply_markup  # serialised at once: no copy needed
         if message.edit_date is not None:
             result["edit_date"] = _timestamp(message.edit_date)
         return result
@@ -560,7 +560,7 @@ class FakeBotAPI(BaseRequest):
             text=text,
             buttons=_buttons(markup),
             parse_mode=params.get("parse_mode"),
-            reply_markup=copy.deepcopy(markup),
+            reply_markup=markup,  # parsed afresh from this request's JSON: nobody else holds it
             date=self._clock(),
         )
         self._store(chat, message)

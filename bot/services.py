@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from dataclasses import dataclass, field
 
@@ -30,6 +31,8 @@ class Services:
     helplines: dict[str, str]
     rng: random.Random = field(default_factory=random.Random)
     metrics: Metrics = field(default_factory=Metrics)
+    # Facts about the whole deployment (never about a person), remembered briefly: key -> (until, value).
+    memo: dict[str, tuple[dt.datetime, object]] = field(default_factory=dict)
 
 
 class Context(CallbackContext[ExtBot, dict, dict, dict]):

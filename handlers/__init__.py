@@ -57,12 +57,12 @@ async def _plain_text(turn: Turn) -> list[Out]:
         return relayed + await safety.crisis_reply(turn)  # safety before anything else
     if relayed:
         return relayed
-    volunteer = await repo.volunteer_by_chat(turn.session, turn.update.effective_chat.id)
-    if volunteer is not None and volunteer.awaiting and volunteer.revoked_at is None:
-        return await peer.volunteer_text(turn, volunteer)
-    member = await repo.family_member_by_chat(turn.session, turn.update.effective_chat.id)
-    if member is not None and member.awaiting:
-        return await family.family_text(turn, member)
+    chat_id = turn.update.effective_chat.id
+    volunteer_asked, family_asked = await repo.prompts_waiting(turn.session, chat_id)  # one query for both
+    if volunteer_asked:
+        return await peer.volunteer_text(turn, await repo.volunteer_by_chat(turn.session, chat_id))
+    if family_asked:
+        return await family.family_text(turn, await repo.family_member_by_chat(turn.session, chat_id))
     if awaiting == AWAITING_TIMEZONE:
         return await onboarding.typed_timezone(turn)
     return await checkin.text(turn)

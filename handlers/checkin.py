@@ -18,9 +18,14 @@ COUNTED = (Status.ACTIVE, Status.PAUSED)
 async def answer_day(turn: Turn, participant: Participant) -> dt.date:
     """The day an answer now belongs to: the latest hello's, until a newer hello comes; otherwise
     (the latest was answered already, or none was sent) the current hello-day."""
-    latest = await repo.latest_hello(turn.session, participant.id)
-    if latest is not None and not await repo.has_checkin(turn.session, participant.id, latest.day):
-        return latest.day
+    return answer_day_after(turn, participant, await repo.latest_hello_state(turn.session, participant.id))
+
+
+def answer_day_after(turn: Turn, participant: Participant, latest: tuple[dt.date, bool] | None) -> dt.date:
+    """:func:`answer_day` for a caller that has read the latest hello already
+    (:func:`repo.latest_hello_state`)."""
+    if latest is not None and not latest[1]:
+        return latest[0]
     zone = zone_of(participant, turn.services.settings.default_timezone)
     return hello_day_for(turn.now, Window(participant.window), zone)
 
@@ -51,9 +56,10 @@ async def hello_button(turn: Turn) -> list[Out]:
         return [Toast(turn.t("button.stale"))]
     day, answer = parsed
     # The button must name a hello this very person received; anything else is forged or foreign.
-    if not await repo.hello_exists(turn.session, participant.id, day):
+    latest = await repo.latest_hello_state(turn.session, participant.id)
+    if (latest is None or latest[0] != day) and not await repo.hello_exists(turn.session, participant.id, day):
         return [Toast(turn.t("button.stale"))]
-    target = await answer_day(turn, participant)
+    target = answer_day_after(turn, participant, latest)
     counted = await count_day(turn, participant, target, answer)
     if not counted and answer != "pause":
         return [Toast(turn.t("checkin.already"))]

@@ -240,6 +240,18 @@ async def volunteer_text(turn: Turn, volunteer: Volunteer) -> list[Out]:
 # --- participants: the board question, a kind word, thank you --------------------------------------
 
 
+PEER_TEAM_MEMO = dt.timedelta(minutes=1)
+
+
+async def peer_team_exists(turn: Turn) -> bool:
+    """Whether any volunteer is active, remembered for a minute (asked on most check-ins)."""
+    memo = turn.services.memo.get("peer_team")
+    if memo is None or memo[0] <= turn.now:
+        memo = (turn.now + PEER_TEAM_MEMO, await repo.active_volunteers(turn.session) > 0)
+        turn.services.memo["peer_team"] = memo
+    return bool(memo[1])
+
+
 def peer_question(t: Translator) -> Send:
     keyboard = views.one_per_row([(t("peer.ask_yes"), "pe:yes"), (t("peer.ask_no"), "pe:no")])
     return Send(t("peer.ask"), keyboard)
@@ -249,7 +261,7 @@ async def maybe_ask_about_board(turn: Turn, participant: Participant) -> list[Ou
     """Asked once, when it first matters: there is a peer team and they have shown up a few times."""
     if participant.peer_visible is not None or participant.status != Status.ACTIVE:
         return []
-    if not await repo.active_volunteers(turn.session):
+    if not await peer_team_exists(turn):
         return []
     if await repo.checkin_count(turn.session, participant.id) < ASK_AFTER_CHECKINS:
         return []

@@ -8,7 +8,7 @@ from core.ladder import GROUP_LEVEL, RULES, Outcome, choose_task, is_steady, may
 from core.schedule import Window, hello_day_for
 from handlers import views
 from handlers.base import Edit, Out, Send, SetButtons, Toast, Turn, small_number
-from handlers.checkin import COUNTED, answer_day, count_day
+from handlers.checkin import COUNTED, answer_day_after, count_day
 from schedules.planning import zone_of
 from storage import repo
 from storage.models import Participant, Status, TaskOffer
@@ -32,10 +32,9 @@ def _parse(data: str, answers: set[str] | None) -> tuple[dt.date, str, str] | No
         return None
 
 
-async def _is_open(turn: Turn, participant: Participant, offer: TaskOffer) -> bool:
-    """A task stays open until the next hello after it."""
-    latest = await repo.latest_hello(turn.session, participant.id)
-    return latest is None or offer.day >= latest.day
+def _is_open(offer: TaskOffer, latest: tuple[dt.date, bool] | None) -> bool:
+    """A task stays open until the next hello after it (`latest`: repo.latest_hello_state)."""
+    return latest is None or offer.day >= latest[0]
 
 
 async def offer_task(turn: Turn, participant: Participant, level: int, day: dt.date, kind: str) -> tuple[str, str] | None:
@@ -60,12 +59,13 @@ async def task_button(turn: Turn) -> list[Out]:
         return [Toast(turn.t("button.stale"))]
     if offer.outcome in (Outcome.DONE, Outcome.TOO_MUCH):
         return [Toast(turn.t("checkin.already"))]
-    if not await _is_open(turn, participant, offer):
+    latest = await repo.latest_hello_state(turn.session, participant.id)
+    if not _is_open(offer, latest):
         return [Toast(turn.t("task.passed")), SetButtons(None)]
     outcome = TASK_ANSWERS[answer]
     offer.outcome = outcome
     offer.answered_at = turn.now
-    await count_day(turn, participant, await answer_day(turn, participant), f"task_{answer}")
+    await count_day(turn, participant, answer_day_after(turn, participant, latest), f"task_{answer}")
     message = turn.update.callback_query.message
     markup = message.reply_markup if message else None
     if outcome == Outcome.LATER:

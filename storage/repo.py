@@ -80,6 +80,22 @@ async def latest_hello(session: AsyncSession, participant_id: int) -> Hello | No
     )
 
 
+async def latest_hello_state(session: AsyncSession, participant_id: int) -> tuple[dt.date, bool] | None:
+    """The latest hello's day and whether that day is counted already, in one query."""
+    answered = (
+        select(CheckIn.day)
+        .where(CheckIn.participant_id == participant_id, CheckIn.day == Hello.day)
+        .correlate(Hello)
+        .exists()
+    )
+    row = (
+        await session.execute(
+            select(Hello.day, answered).where(Hello.participant_id == participant_id).order_by(Hello.day.desc()).limit(1)
+        )
+    ).first()
+    return (row[0], bool(row[1])) if row else None
+
+
 async def hello_exists(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
     found = await session.scalar(select(Hello.id).where(Hello.participant_id == participant_id, Hello.day == day))
     return found is not None
@@ -1010,6 +1026,18 @@ async def figures(session: AsyncSession, since: dt.date, quiet_after: int) -> Fi
 
 async def clear_kind_word(session: AsyncSession, participant_id: int) -> None:
     await session.execute(update(Participant).where(Participant.id == participant_id).values(kind_word_asked_at=None))
+
+
+async def prompts_waiting(session: AsyncSession, chat_id: int) -> tuple[bool, bool]:
+    """Whether this chat owes words as a volunteer (a cheer) and as a family member, in one query."""
+    volunteer = (
+        select(Volunteer.id)
+        .where(Volunteer.chat_id == chat_id, Volunteer.awaiting.is_not(None), Volunteer.revoked_at.is_(None))
+        .exists()
+    )
+    member = select(FamilyMember.id).where(FamilyMember.chat_id == chat_id, FamilyMember.awaiting.is_not(None)).exists()
+    row = (await session.execute(select(volunteer, member))).one()
+    return bool(row[0]), bool(row[1])
 
 
 async def clear_volunteer_prompt(session: AsyncSession, chat_id: int) -> None:
