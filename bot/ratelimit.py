@@ -8,6 +8,9 @@ a lost reply to a withdrawn user is exactly what this bot must not do. This limi
   never a burst) at ``overall_rate`` per second, staying under Telegram's ~30/s;
 * sends scheduled bulk messages (``rate_limit_args={"bulk": True}``) through an extra,
   slower limiter first, so interactive replies always have headroom;
+* spaces new messages to one chat (``send…`` methods, not bulk) at least ``chat_interval``
+  seconds apart, so a reply in two messages never meets Telegram's per-chat limit — whose 429
+  would pause everyone (a bulk send goes to each chat once per tick, so it needs no spacing);
 * on ``RetryAfter`` pauses *all* requests until Telegram's retry moment and then retries,
   up to ``max_retries`` times;
 * never retries anything else: a ``TimedOut`` send may well have been delivered, and a
@@ -71,6 +74,7 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         bulk_rate: float = 25.0,
         max_retries: int = 5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        chat_interval: float = 1.0,
     ) -> None:
         if overall_rate <= 0 or bulk_rate <= 0:
             raise ValueError("rates must be positive")
@@ -80,6 +84,10 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         self._bulk_rate = bulk_rate
         self._max_retries = max_retries
         self._sleep = sleep
+        self._chat_interval = chat_interval
+        # Chat id -> the loop time its next new message may go. Entries in the past are dropped
+        # now and then, so this holds only the chats written to in the last second or so.
+        self._chat_next: dict[object, float] = {}
         self._overall, self._bulk = self._new_limiters()
         # Flood-control pause shared by all requests: the event loop time at which sending
         # may resume, and a counter bumped by every new pause.
@@ -97,6 +105,7 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
     async def initialize(self) -> None:
         """Start from a clean state (limiters are bound to the running event loop)."""
         self._overall, self._bulk = self._new_limiters()
+        self._chat_next = {}
         self._resume_at = 0.0
         self._pause_generation = 0
 
@@ -125,6 +134,8 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
             )
         bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
         paced = data.get("chat_id") is not None
+        if paced and not bulk and endpoint.startswith("send"):
+            await self._space_in_chat(data["chat_id"])
 
         for attempt in range(self._max_retries + 1):
             await self._wait_turn(paced=paced, bulk=bulk)
@@ -144,6 +155,16 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
                     "Flood control on %s: waiting %.1f s before retrying", endpoint, seconds
                 )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _space_in_chat(self, chat_id: object) -> None:
+        """Wait until this chat may get its next new message, and book the slot after it."""
+        now = asyncio.get_running_loop().time()
+        if len(self._chat_next) > 1000:
+            self._chat_next = {chat: at for chat, at in self._chat_next.items() if at > now}
+        at = max(now, self._chat_next.get(chat_id, 0.0))
+        self._chat_next[chat_id] = at + self._chat_interval
+        if at > now:
+            await self._sleep(at - now)
 
     def _pause(self, seconds: float) -> None:
         """Hold every request back until ``seconds`` from now (never shortens a pause)."""

@@ -262,3 +262,20 @@ def test_rejects_bad_configuration() -> None:
         PacedRateLimiter(overall_rate=0)
     with pytest.raises(ValueError):
         PacedRateLimiter(max_retries=-1)
+
+
+async def test_new_messages_to_one_chat_are_spaced_a_second_apart_and_other_chats_are_not(build: Build) -> None:
+    h = await build(overall_rate=1e6, bulk_rate=1e6)
+    bot = h.app.bot
+    await finish(bot.send_message(CHAT, "first"))
+    await finish(bot.send_message(CHAT + 1, "another chat"))
+    assert h.sleep.durations == []
+    await finish(bot.send_message(CHAT, "second"))  # the same chat, at once: waits its turn
+    assert len(h.sleep.durations) == 1 and 0 < h.sleep.durations[0] <= 1.0
+    # Bulk sends (one per chat per tick) and requests that are not new messages are not spaced.
+    await finish(bot.send_message(CHAT + 2, "hello", rate_limit_args={"bulk": True}))
+    await finish(bot.send_message(CHAT + 2, "hello again", rate_limit_args={"bulk": True}))
+    assert len(h.sleep.durations) == 1
+    assert [call.params["text"] for call in h.api.calls if call.method == "sendMessage"] == [
+        "first", "another chat", "second", "hello", "hello again"
+    ]
