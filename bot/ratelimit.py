@@ -74,7 +74,7 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         bulk_rate: float = 25.0,
         max_retries: int = 5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        chat_interval: float = 1.0,
+        chat_interval: float = 1.05,  # Telegram's one a second, and a little room for the network
     ) -> None:
         if overall_rate <= 0 or bulk_rate <= 0:
             raise ValueError("rates must be positive")
@@ -134,11 +134,14 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
             )
         bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
         paced = data.get("chat_id") is not None
-        if paced and not bulk and endpoint.startswith("send"):
+        spaced = paced and not bulk and endpoint.startswith("send")
+        if spaced:
             await self._space_in_chat(data["chat_id"])
 
         for attempt in range(self._max_retries + 1):
             await self._wait_turn(paced=paced, bulk=bulk)
+            if spaced:  # the spacing counts from when it really goes, after any wait for a slot
+                self._booked(data["chat_id"], asyncio.get_running_loop().time())
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
@@ -162,9 +165,12 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         if len(self._chat_next) > 1000:
             self._chat_next = {chat: at for chat, at in self._chat_next.items() if at > now}
         at = max(now, self._chat_next.get(chat_id, 0.0))
-        self._chat_next[chat_id] = at + self._chat_interval
+        self._booked(chat_id, at)  # held now, so a concurrent send to this chat queues behind it
         if at > now:
             await self._sleep(at - now)
+
+    def _booked(self, chat_id: object, sent_at: float) -> None:
+        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), sent_at + self._chat_interval)
 
     def _pause(self, seconds: float) -> None:
         """Hold every request back until ``seconds`` from now (never shortens a pause)."""
