@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 
@@ -76,6 +77,7 @@ def build_application(
         crisis=load_crisis_detector(),
         helplines=load_helplines(),
         rng=rng or random.Random(),
+        writer_turns=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )
     handlers.register(application)
     schedule_tick(application, settings.tick_seconds)

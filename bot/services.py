@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import random
 from dataclasses import dataclass, field
@@ -33,6 +35,12 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     # Facts about the whole deployment (never about a person), remembered briefly: key -> (until, value).
     memo: dict[str, tuple[dt.datetime, object]] = field(default_factory=dict)
+    # SQLite has one writer: updates handled side by side take turns for their (short) transaction
+    # here, in asyncio, instead of in SQLite's busy-wait, which a burst can outlast.
+    writer_turns: asyncio.Lock | None = None
+
+    def one_writer(self) -> contextlib.AbstractAsyncContextManager[object]:
+        return self.writer_turns if self.writer_turns is not None else contextlib.nullcontext()
 
 
 class Context(CallbackContext[ExtBot, dict, dict, dict]):

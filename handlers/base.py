@@ -126,7 +126,7 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
         if chat is None:
             return
         now = services.clock.now()
-        async with services.sessions() as session:
+        async with services.one_writer(), services.sessions() as session:
             participant = await repo.participant_by_chat(session, chat.id)
             default_zone = services.settings.default_timezone
             if participant is not None and participant.blocked_at is not None:

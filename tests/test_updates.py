@@ -70,3 +70,44 @@ async def test_the_bot_is_built_with_it(tmp_path) -> None:  # noqa: ANN001
     assert application.update_processor.max_concurrent_updates == 16
     one = build_application(Settings(_env_file=None, TELEGRAM_BOT_TOKEN="1:x", KOMOREBI_CONCURRENT_UPDATES="1"))
     assert one.update_processor.max_concurrent_updates == 1
+
+
+async def test_on_sqlite_updates_take_turns_for_their_transactions(tmp_path) -> None:  # noqa: ANN001
+    """Handled side by side, updates queue for SQLite's one writer in asyncio, not in SQLite's
+    busy-wait (a burst of thousands outlasted it: "database is locked")."""
+    from bot.app import build_application
+    from bot.config import Settings
+    from bot.services import services_of
+
+    sqlite = build_application(Settings(_env_file=None, TELEGRAM_BOT_TOKEN="1:x", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db"))
+    assert isinstance(services_of(sqlite).writer_turns, asyncio.Lock)
+    postgres = build_application(
+        Settings(_env_file=None, TELEGRAM_BOT_TOKEN="1:x", DATABASE_URL="postgresql+asyncpg://u@127.0.0.1:1/db")
+    )
+    assert services_of(postgres).writer_turns is None  # row locks: transactions may overlap
+
+
+async def test_a_burst_of_check_ins_side_by_side_on_sqlite_never_meets_a_locked_database(sqlite_engine, clock) -> None:  # noqa: ANN001
+    """SQLite's own wait for a lock is switched off here (busy_timeout 0), so any two transactions
+    that overlapped would fail at once with "database is locked"."""
+    from sqlalchemy import event
+
+    from tests.harness import Harness
+    from tests.test_onboarding import onboard
+
+    @event.listens_for(sqlite_engine.sync_engine, "checkout")
+    def _no_waiting(dbapi_connection, *_args) -> None:  # noqa: ANN001
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.close()
+
+    async with Harness.started(sqlite_engine, clock) as bot:
+        users = range(7001, 7031)
+        for user in users:
+            await onboard(bot, user)
+        processor = bot.app.update_processor
+        updates = [Update.de_json(text_update(user, "here"), bot.app.bot) for user in users]
+        await asyncio.gather(*(processor.process_update(u, bot.app.process_update(u)) for u in updates))
+        assert bot.errors == []
+        answered = [call.params["chat_id"] for call in bot.api.calls_to("sendMessage")[-len(users):]]
+        assert sorted(answered) == list(users)
