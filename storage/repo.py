@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Result, Update, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Result, Update, bindparam, delete, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -955,7 +955,7 @@ async def reply(session: AsyncSession, activity_id: int, participant_id: int) ->
 def _eligible(activity: Activity):  # type: ignore[no-untyped-def]
     return (
         Participant.status == Status.ACTIVE,
-        Participant.group_opt_in.is_(True),
+        Participant.group_opt_in == true(),  # "=", not "IS": an index can answer it (on both databases)
         Participant.level >= activity.min_level,
         Participant.blocked_at.is_(None),
     )
