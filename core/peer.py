@@ -10,10 +10,9 @@ from collections.abc import Set
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.streaks import current_streak
+from core.streaks import progress
 
-CHEERS_PER_VOLUNTEER_A_DAY = 10
-CHEERS_PER_PARTICIPANT_A_DAY = 1  # from all volunteers together (a unique key in the database)
+CHEERS_PER_VOLUNTEER_A_DAY = 10  # and one a participant a day from everyone (a unique key holds it)
 MAX_CHEER_LENGTH = 200
 PHRASES = 6  # prepared cheers, "cheer.phrase.1" ... in both catalogues
 THANKS = 3  # anonymous thank-you phrases, "thanks.phrase.1" ...
@@ -65,13 +64,13 @@ def card(
     hellos: Set[dt.date],
     today: dt.date,
 ) -> Card:
-    past = [day for day in checkins if day <= today]
+    shown = progress(checkins, hellos, today)  # the same forgiving numbers the person sees
     return Card(
         alias=alias,
         level=level,
-        streak=current_streak(checkins, hellos, today),
-        days_last_7=sum(day > today - dt.timedelta(days=7) for day in past),
-        last_seen=last_seen(max(past, default=None), today),
+        streak=shown.current_streak,
+        days_last_7=shown.last_7,
+        last_seen=last_seen(max((day for day in checkins if day <= today), default=None), today),
         cheers_on=cheers_on,
         asked_kind_word=asked_kind_word,
     )

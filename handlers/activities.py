@@ -15,6 +15,7 @@ from bot.i18n import Translator
 from core.activities import ACTIVITY_NOTICES, Answer, HowWasIt, has_room, notices_for
 from handlers.base import Out, Send, SetButtons, Toast, Turn, small_number
 from handlers.checkin import answer_day, count_day
+from schedules.planning import zone_of
 from storage import repo
 from storage.models import Activity, Participant, Status
 
@@ -55,10 +56,6 @@ def how_was_it_keyboard(t: Translator, activity_id: int) -> InlineKeyboardMarkup
     )
 
 
-def _zone(turn: Turn, participant: Participant) -> ZoneInfo:
-    return ZoneInfo(participant.timezone or turn.services.settings.default_timezone)
-
-
 def welcome_at(participant: Participant, activity: Activity) -> bool:
     return participant.group_opt_in and participant.level >= activity.min_level
 
@@ -75,7 +72,7 @@ async def activities_command(turn: Turn) -> list[Out]:
     counts = await repo.answer_counts(turn.session, [a.id for a in upcoming])
     outs: list[Out] = [Send(turn.t("activities.title"))]
     for activity in upcoming[:SHOWN_AT_ONCE]:
-        text = describe(turn.t, activity, _zone(turn, participant), counts[activity.id].get(Answer.COME, 0))
+        text = describe(turn.t, activity, zone_of(participant, turn.services.settings.default_timezone), counts[activity.id].get(Answer.COME, 0))
         outs.append(Send(text, answer_keyboard(turn.t, activity.id)))
     return outs
 
@@ -117,8 +114,8 @@ async def answer_button(turn: Turn) -> list[Out]:
         coming -= 1
     reply.answer, reply.answered_at = answer, turn.now
     await repo.delete_notices(turn.session, participant_id=participant.id, activity_id=activity.id, kinds=ACTIVITY_NOTICES)
-    for kind, at in notices_for(answer, activity.starts_at, turn.now):
-        await repo.add_notice(turn.session, participant.id, kind, at, activity_id=activity.id)
+    planned = notices_for(answer, activity.starts_at, turn.now)
+    await repo.add_notices(turn.session, [repo.notice_row(participant.id, k, at, activity_id=activity.id) for k, at in planned])
     return [Send(turn.t(f"activity.ack.{answer}", coming=turn.t.plural("activity.coming", coming)))]
 
 

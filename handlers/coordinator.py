@@ -19,6 +19,7 @@ from core.activities import ACTIVITY_NOTICES, Answer, NoticeKind, notices_for
 from core.ladder import LEVELS
 from core.peer import CODE_DAYS, QUIET_AFTER, new_code, shown_count
 from handlers.base import Edit, Out, Send, SendTo, Toast, Turn, small_number
+from handlers.help import unknown_command
 from handlers.peer import code_hash
 from handlers.safety import is_coordinator
 from storage import repo
@@ -102,11 +103,15 @@ async def edit_activity(session: AsyncSession, activity_id: int, form: ActivityF
     activity.starts_at = _utc(form, activity.zone, now)
     activity.title, activity.place = form.title, form.place
     activity.capacity, activity.min_level = form.capacity, form.min_level
-    for reply in await repo.answered(session, activity.id):
-        await repo.delete_notices(session, participant_id=reply.participant_id, activity_id=activity.id, kinds=ACTIVITY_NOTICES)
-        for kind, at in notices_for(Answer(reply.answer), activity.starts_at, now):
-            await repo.add_notice(session, reply.participant_id, kind, at, activity_id=activity.id)
-        await repo.add_notice(session, reply.participant_id, NoticeKind.CHANGED, now, activity_id=activity.id)
+    replies = await repo.answered(session, activity.id)
+    await repo.delete_notices(session, activity_id=activity.id, kinds=ACTIVITY_NOTICES)
+    rows = [repo.notice_row(r.participant_id, NoticeKind.CHANGED, now, activity_id=activity.id) for r in replies]
+    for reply in replies:
+        rows += [
+            repo.notice_row(reply.participant_id, kind, at, activity_id=activity.id)
+            for kind, at in notices_for(Answer(reply.answer), activity.starts_at, now)
+        ]
+    await repo.add_notices(session, rows)
     return activity
 
 
@@ -117,8 +122,10 @@ async def cancel_activity(session: AsyncSession, activity_id: int, now: dt.datet
         return None
     activity.cancelled_at = now
     await repo.delete_notices(session, activity_id=activity.id)
-    for reply in await repo.answered(session, activity.id):
-        await repo.add_notice(session, reply.participant_id, NoticeKind.CANCELLED, now, activity_id=activity.id)
+    replies = await repo.answered(session, activity.id)
+    await repo.add_notices(
+        session, [repo.notice_row(r.participant_id, NoticeKind.CANCELLED, now, activity_id=activity.id) for r in replies]
+    )
     return activity
 
 
@@ -198,10 +205,6 @@ async def volunteers_text(session: AsyncSession, t: Translator, now: dt.datetime
 # --- the bot commands -------------------------------------------------------------------------------------
 
 
-def _unknown(turn: Turn) -> list[Out]:
-    return [Send(turn.t("command.unknown"))]
-
-
 def _arguments(turn: Turn) -> str:
     words = (turn.update.effective_message.text or "").split(maxsplit=1)
     return words[1].strip() if len(words) > 1 else ""
@@ -213,14 +216,14 @@ def _zone(turn: Turn) -> str:
 
 async def newcode_command(turn: Turn) -> list[Out]:
     if not is_coordinator(turn):
-        return _unknown(turn)
+        return await unknown_command(turn)
     code, expires = await issue_code(turn.session, turn.now)
     return [Send(turn.t("admin.code", code=code, until=local_date(expires, _zone(turn))))]
 
 
 async def volunteers_command(turn: Turn) -> list[Out]:
     if not is_coordinator(turn):
-        return _unknown(turn)
+        return await unknown_command(turn)
     rows = await repo.volunteers(turn.session, turn.now - dt.timedelta(days=7))
     buttons = [
         [InlineKeyboardButton(turn.t("admin.volunteers.revoke", id=row.volunteer_id), callback_data=f"vx:{row.volunteer_id}")]
@@ -254,7 +257,7 @@ async def _activity_form(turn: Turn) -> ActivityForm | list[Out]:
 
 async def newactivity_command(turn: Turn) -> list[Out]:
     if not is_coordinator(turn):
-        return _unknown(turn)
+        return await unknown_command(turn)
     form = await _activity_form(turn)
     if isinstance(form, list):
         return form
@@ -273,7 +276,7 @@ def _id_and_rest(turn: Turn) -> tuple[int | None, str]:
 async def editactivity_command(turn: Turn) -> list[Out]:
     """/editactivity ID | YYYY-MM-DD HH:MM | title | place | capacity | lowest step"""
     if not is_coordinator(turn):
-        return _unknown(turn)
+        return await unknown_command(turn)
     activity_id, rest = _id_and_rest(turn)
     try:
         form = parse_form(rest)
@@ -287,7 +290,7 @@ async def editactivity_command(turn: Turn) -> list[Out]:
 
 async def cancelactivity_command(turn: Turn) -> list[Out]:
     if not is_coordinator(turn):
-        return _unknown(turn)
+        return await unknown_command(turn)
     activity_id, _ = _id_and_rest(turn)
     activity = await cancel_activity(turn.session, activity_id, turn.now) if activity_id else None
     if activity is None:
@@ -297,7 +300,7 @@ async def cancelactivity_command(turn: Turn) -> list[Out]:
 
 async def figures_command(turn: Turn) -> list[Out]:
     if not is_coordinator(turn):
-        return _unknown(turn)
+        return await unknown_command(turn)
     today = turn.now.astimezone(ZoneInfo(_zone(turn))).date()
     return [Send(await figures_text(turn.session, turn.t, today))]
 

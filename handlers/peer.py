@@ -66,8 +66,7 @@ def _vt(turn: Turn, volunteer: Volunteer) -> Translator:
 
 async def volunteer_command(turn: Turn) -> list[Out]:
     """/volunteer CODE: the rules first; joining only after "I agree"."""
-    existing = await repo.volunteer_by_chat(turn.session, turn.update.effective_chat.id)
-    if existing is not None and existing.revoked_at is None:
+    if await _volunteer(turn) is not None:
         return [Send(turn.t("volunteer.already"))]
     words = (turn.update.effective_message.text or "").split(maxsplit=1)
     if len(words) < 2:
@@ -282,7 +281,7 @@ async def kindword_command(turn: Turn) -> list[Out]:
     participant = turn.participant
     if participant is None or participant.status not in (Status.ACTIVE, Status.PAUSED):
         return [Send(turn.t("not_started"))]
-    if not participant.peer_visible or not participant.cheers_on or not await repo.active_volunteers(turn.session):
+    if not participant.peer_visible or not participant.cheers_on or not await peer_team_exists(turn):
         return await _kind_word_from_the_bot(turn, participant)
     if participant.kind_word_asked_at is None:
         participant.kind_word_asked_at = turn.now

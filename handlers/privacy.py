@@ -10,6 +10,7 @@ from handlers import views
 from handlers.base import Document, Edit, Out, Send, SendTo, Toast, Turn
 from handlers.family import family_panel
 from storage import repo
+from storage.models import FamilyMember, Volunteer
 
 
 async def _privacy_view(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
@@ -61,12 +62,15 @@ async def privacy_button(turn: Turn) -> list[Out]:
     return [Edit(*await _privacy_view(turn))]
 
 
+async def _other_roles(turn: Turn) -> tuple[FamilyMember | None, Volunteer | None]:
+    """Who else this chat is to the bot, beside a participant: a family member, a volunteer."""
+    chat_id = turn.update.effective_chat.id
+    return await repo.family_member_by_chat(turn.session, chat_id), await repo.volunteer_by_chat(turn.session, chat_id)
+
+
 async def mydata_command(turn: Turn) -> list[Out]:
     """Everything stored about the person, as a JSON file a human can read."""
-    chat_id = turn.update.effective_chat.id
-    member = await repo.family_member_by_chat(turn.session, chat_id)
-    volunteer = await repo.volunteer_by_chat(turn.session, chat_id)
-    if turn.participant is None and member is None and volunteer is None:
+    if turn.participant is None and await _other_roles(turn) == (None, None):
         return [Send(turn.t("mydata.nothing"))]
     data = {
         "about": turn.t("mydata.about"),
@@ -78,10 +82,7 @@ async def mydata_command(turn: Turn) -> list[Out]:
 
 
 async def forget_command(turn: Turn) -> list[Out]:
-    chat_id = turn.update.effective_chat.id
-    member = await repo.family_member_by_chat(turn.session, chat_id)
-    volunteer = await repo.volunteer_by_chat(turn.session, chat_id)
-    if turn.participant is None and member is None and volunteer is None:
+    if turn.participant is None and await _other_roles(turn) == (None, None):
         return [Send(turn.t("mydata.nothing"))]
     keyboard = views.one_per_row([(turn.t("forget.yes"), "f:yes"), (turn.t("forget.no"), "f:no")])
     return [Send(turn.t("forget.ask"), keyboard)]
@@ -89,9 +90,7 @@ async def forget_command(turn: Turn) -> list[Out]:
 
 async def forget_button(turn: Turn) -> list[Out]:
     participant = turn.participant
-    chat_id = turn.update.effective_chat.id
-    member = await repo.family_member_by_chat(turn.session, chat_id)
-    volunteer = await repo.volunteer_by_chat(turn.session, chat_id)
+    member, volunteer = await _other_roles(turn)
     choice = turn.data.removeprefix("f:")
     if participant is None and member is None and volunteer is None:
         return [Edit(turn.t("mydata.nothing"))]

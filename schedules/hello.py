@@ -13,8 +13,9 @@ import datetime as dt
 import logging
 import random
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from telegram import Bot, InlineKeyboardMarkup, Message
@@ -148,24 +149,36 @@ async def send_bulk(bot: Bot, text: str, markup: InlineKeyboardMarkup, chat_id: 
         return exc
 
 
-async def run_tick(application: Application) -> TickReport:
-    """Claim and send every due hello, one batch at a time, until none is due."""
-    services = services_of(application)
-    report = TickReport()
+T = TypeVar("T")
+Claim = Callable[[AsyncSession, dt.datetime, str, int, dt.datetime], Awaitable[list[T]]]
+
+
+async def claimed_batches(services: Services, claim: Claim[T]) -> AsyncIterator[tuple[AsyncSession, list[T], str]]:
+    """Claim due rows a batch at a time with `claim` (a repo function), each batch committed at
+    once, so other workers see it, and handed out with a session of its own and the claim token;
+    until a batch comes back short. Claims older than CLAIM_TIMEOUT (a dead worker's) are taken over."""
     token = str(uuid.uuid4())
     while True:
         now = services.clock.now()
         async with services.sessions() as session:
-            batch = await repo.claim_due(session, now, token, BATCH_SIZE, now - CLAIM_TIMEOUT)
+            batch = await claim(session, now, token, BATCH_SIZE, now - CLAIM_TIMEOUT)
             await session.commit()
-            if not batch:
-                break
-            services.metrics.batch_size.observe(len(batch))
-            services.metrics.tick_lag.set((now - batch[0].next_hello_at).total_seconds())
-            await _process_batch(application.bot, services, session, batch, token, report)
-            services.metrics.tick_progressed(services.clock.now().timestamp())
+            yield session, batch, token
         if len(batch) < BATCH_SIZE:
-            break
+            return
+
+
+async def run_tick(application: Application) -> TickReport:
+    """Claim and send every due hello, one batch at a time, until none is due."""
+    services = services_of(application)
+    report = TickReport()
+    async for session, batch, token in claimed_batches(services, repo.claim_due):
+        if not batch:
+            continue
+        services.metrics.batch_size.observe(len(batch))
+        services.metrics.tick_lag.set((services.clock.now() - batch[0].next_hello_at).total_seconds())
+        await _process_batch(application.bot, services, session, batch, token, report)
+        services.metrics.tick_progressed(services.clock.now().timestamp())
     metrics = services.metrics
     for outcome in ("sent", "skipped", "blocked", "deferred"):
         metrics.hellos.labels(outcome).inc(getattr(report, outcome))
@@ -178,14 +191,42 @@ async def run_tick(application: Application) -> TickReport:
     return report
 
 
-class Sent(NamedTuple):
-    """One hello's send and what to write once it is known how it went."""
+class Prepared(NamedTuple):
+    """One hello ready to go, and what to write if it is sent."""
 
     due: repo.DueHello
     decision: Decision
     task_id: str | None
     planned: dict[str, object]  # the columns to write if it was sent (see after_sent)
-    result: Message | TelegramError
+
+
+Outgoing = tuple[int, str, InlineKeyboardMarkup | None]  # chat id, text, buttons
+Recorder = Callable[[list[tuple[int, Message | TelegramError]]], Awaitable[None]]
+
+
+async def send_all(bot: Bot, outgoing: Sequence[Outgoing], record: Recorder) -> None:
+    """Send scheduled messages, CONCURRENCY at a time, through the rate limiter, and record them as
+    they finish: every send finished by then goes to one call of `record`, as (index, result) pairs
+    in index order. A send's slot is freed only once it is recorded, so sending never runs more
+    than CONCURRENCY messages ahead of the database (a crash repeats at most those), and if
+    recording fails the sends not yet made are cancelled."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(index: int, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> tuple[int, Message | TelegramError]:
+        await limit.acquire()  # released below, once recorded
+        return index, await send_bulk(bot, text, markup, chat_id)
+
+    tasks = [asyncio.ensure_future(one(index, *message)) for index, message in enumerate(outgoing)]
+    try:
+        waiting = set(tasks)
+        while waiting:
+            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            await record(sorted(task.result() for task in done))
+            for _ in done:
+                limit.release()
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def _process_batch(
@@ -197,19 +238,6 @@ async def _process_batch(
     report: TickReport,
 ) -> None:
     default_zone = services.settings.default_timezone
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def send(due: repo.DueHello, decision: Decision, task_id: str | None) -> Sent:
-        pid = due.participant_id
-        text, markup = _message(services, due, decision.send_day, task_id, notes.get(pid, []), cheers.get(pid))
-        # The next hello is planned before sending, in batch order, so the random moments drawn
-        # do not depend on which send Telegram answers first (a seeded run repeats exactly).
-        planned = after_sent(due, decision.send_day, services.clock.now(), default_zone, services.rng)
-        # The slot is held until the hello is recorded (released below), so sending never runs
-        # more than CONCURRENCY hellos ahead of the database.
-        await limit.acquire()
-        return Sent(due, decision, task_id, planned, await send_bulk(bot, text, markup, due.chat_id))
-
     to_send: list[tuple[repo.DueHello, Decision]] = []
     skipped: list[tuple[int, dict[str, object]]] = []
     for due in batch:
@@ -226,28 +254,28 @@ async def _process_batch(
     ids = [due.participant_id for due, _ in to_send]
     notes = await repo.pending_notes(session, ids) if to_send else {}
     cheers = await repo.pending_cheers(session, ids) if to_send else {}
-    pending = [asyncio.ensure_future(send(due, decision, tasks.get(due.participant_id))) for due, decision in to_send]
+    prepared: list[Prepared] = []
+    outgoing: list[Outgoing] = []
+    for due, decision in to_send:
+        pid, task_id = due.participant_id, tasks.get(due.participant_id)
+        text, markup = _message(services, due, decision.send_day, task_id, notes.get(pid, []), cheers.get(pid))
+        # The next hello is planned before sending, in batch order, so the random moments drawn
+        # do not depend on which send Telegram answers first (a seeded run repeats exactly).
+        planned = after_sent(due, decision.send_day, services.clock.now(), default_zone, services.rng)
+        prepared.append(Prepared(due, decision, task_id, planned))
+        outgoing.append((due.chat_id, text, markup))
 
-    # Record hellos as soon as Telegram has answered: every send that has finished by then, in one
-    # short transaction. Slots are freed only once recorded, so a crash repeats at most the
-    # CONCURRENCY hellos in flight, and a failed recording cancels the rest of the batch.
-    try:
-        waiting = set(pending)
-        while waiting:
-            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            finished = sorted((task.result() for task in done), key=lambda sent: sent.due.participant_id)
-            await _record(services, session, finished, notes, cheers, token, report)
-            for _ in finished:
-                limit.release()
-    finally:
-        for task in pending:
-            task.cancel()
+    async def record(finished: list[tuple[int, Message | TelegramError]]) -> None:
+        sent = [(prepared[index], result) for index, result in finished]
+        await _record(services, session, sent, notes, cheers, token, report)
+
+    await send_all(bot, outgoing, record)
 
 
 async def _record(
     services: Services,
     session: AsyncSession,
-    finished: list[Sent],
+    finished: list[tuple[Prepared, Message | TelegramError]],
     notes: dict[int, list[repo.PendingNote]],
     cheers: dict[int, repo.PendingCheer],
     token: str,
@@ -257,7 +285,7 @@ async def _record(
     now = services.clock.now()
     hellos, offers, delivered_notes, delivered_cheers = [], [], [], []
     claims: list[tuple[int, dict[str, object]]] = []
-    for due, decision, task_id, planned, result in finished:
+    for (due, decision, task_id, planned), result in finished:
         pid = due.participant_id
         if isinstance(result, Message):
             day = decision.send_day

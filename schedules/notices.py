@@ -9,10 +9,8 @@ words it in the person's own language and time zone, and sends it through the ra
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
@@ -28,7 +26,7 @@ from core.peer import FALLBACKS
 from handlers import activities as activity_views
 from handlers.peer import cheer_words
 from handlers.views import thank_row
-from schedules.hello import BATCH_SIZE, CLAIM_TIMEOUT, CONCURRENCY, retry_at, send_bulk, unreachable
+from schedules.hello import Outgoing, claimed_batches, retry_at, send_all, unreachable
 from storage import repo
 from storage.models import Activity, Status
 
@@ -42,10 +40,15 @@ async def invite_newcomers(session: AsyncSession, now: dt.datetime) -> int:
     invited = 0
     for activity in await repo.upcoming_activities(session, now):
         candidates = dict(await repo.invite_candidates(session, activity))
-        for participant_id in await repo.add_replies(session, activity.id, list(candidates), now):
-            due = invite_at(candidates[participant_id], activity.starts_at, now)
-            await repo.add_notice(session, participant_id, NoticeKind.INVITE, due, activity_id=activity.id)
-            invited += 1
+        newly = await repo.add_replies(session, activity.id, list(candidates), now)
+        await repo.add_notices(
+            session,
+            [
+                repo.notice_row(pid, NoticeKind.INVITE, invite_at(candidates[pid], activity.starts_at, now), activity_id=activity.id)
+                for pid in sorted(newly)
+            ],
+        )
+        invited += len(newly)
     return invited
 
 
@@ -109,7 +112,7 @@ async def _kind_word(
         if participant is None or participant.kind_word_asked_at is None:
             return None
         words = t(f"kindword.fallback.{services.rng.randint(1, FALLBACKS)}")
-        return t("kindword.fallback", words=words), None
+        return t("kindword.from_bot", words=words), None
     cheer = await repo.cheer(session, notice.cheer_id) if notice.cheer_id else None
     if cheer is None or cheer.delivered_at is not None or participant is None or not participant.cheers_on:
         return None
@@ -129,16 +132,9 @@ async def plan_invitations(application: Application) -> int:
 async def run_notices(application: Application) -> int:
     """Send every due notice, a batch at a time. Returns how many went out."""
     services = services_of(application)
-    token = str(uuid.uuid4())
     sent = 0
-    while True:
-        now = services.clock.now()
-        async with services.sessions() as session:
-            batch = await repo.claim_notices(session, now, token, BATCH_SIZE, now - CLAIM_TIMEOUT)
-            await session.commit()
-            sent += await _send_batch(application, services, session, batch, token)
-        if len(batch) < BATCH_SIZE:
-            break
+    async for session, batch, token in claimed_batches(services, repo.claim_notices):
+        sent += await _send_batch(application, services, session, batch, token)
     if sent:
         log.info("notices: %d sent", sent)
     return sent
@@ -147,45 +143,43 @@ async def run_notices(application: Application) -> int:
 async def _send_batch(
     application: Application, services: Services, session: AsyncSession, batch: list[repo.DueNotice], token: str
 ) -> int:
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def send(notice: repo.DueNotice, rendered: Rendered) -> tuple[repo.DueNotice, Message | TelegramError]:
-        await limit.acquire()  # held until the notice is recorded, as for hellos
-        return notice, await send_bulk(application.bot, rendered[0], rendered[1], notice.chat_id)
-
-    pending: list[asyncio.Future] = []
     looked_up = activity_lookup()
+    ready: list[repo.DueNotice] = []
+    outgoing: list[Outgoing] = []
+    for notice in batch:
+        rendered = await _render(services, session, notice, services.clock.now(), looked_up)
+        if rendered is None:
+            if notice.kind == NoticeKind.KIND_WORD:  # paused or stopped since asking: the ask lapses
+                await repo.clear_kind_word(session, notice.participant_id)
+            await repo.finish_notices(session, [notice.notice_id], token)
+        else:
+            ready.append(notice)
+            outgoing.append((notice.chat_id, *rendered))
+    await session.commit()
     sent = 0
-    try:
-        for notice in batch:
-            rendered = await _render(services, session, notice, services.clock.now(), looked_up)
-            if rendered is None:
-                if notice.kind == NoticeKind.KIND_WORD:  # paused or stopped since asking: the ask lapses
-                    await repo.clear_kind_word(session, notice.participant_id)
-                await repo.finish_notice(session, notice.notice_id, token)
-                await session.commit()
-            else:
-                pending.append(asyncio.ensure_future(send(notice, rendered)))
-        for finished in asyncio.as_completed(pending):
-            notice, result = await finished
-            now = services.clock.now()
+
+    async def record(finished: list[tuple[int, Message | TelegramError]]) -> None:
+        nonlocal sent
+        now = services.clock.now()
+        done: list[int] = []
+        for index, result in finished:
+            notice = ready[index]
             if isinstance(result, Message):
                 if notice.kind == NoticeKind.CHEER and notice.cheer_id:
-                    await repo.mark_cheer_delivered(session, notice.cheer_id, now)
+                    await repo.mark_cheers_delivered(session, [notice.cheer_id], now)
                 elif notice.kind == NoticeKind.KIND_WORD:
                     await repo.clear_kind_word(session, notice.participant_id)
-                await repo.finish_notice(session, notice.notice_id, token)
+                done.append(notice.notice_id)
                 sent += 1
             elif unreachable(result):
                 await repo.mark_blocked(session, notice.participant_id, now)
-                await repo.finish_notice(session, notice.notice_id, token)
+                done.append(notice.notice_id)
             else:
                 log.warning("notice not sent, will try again: %s", type(result).__name__)
                 services.metrics.telegram_errors.labels(type(result).__name__).inc()
                 await repo.retry_notice(session, notice, token, retry_at(now, notice.send_failures))
-            await session.commit()
-            limit.release()
-    finally:
-        for task in pending:  # after a failure, nothing more goes out unrecorded
-            task.cancel()
+        await repo.finish_notices(session, done, token)
+        await session.commit()
+
+    await send_all(application.bot, outgoing, record)
     return sent

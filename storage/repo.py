@@ -67,19 +67,6 @@ async def checkin_count(session: AsyncSession, participant_id: int) -> int:
     return await session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.participant_id == participant_id))
 
 
-async def has_checkin(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
-    found = await session.scalar(
-        select(CheckIn.day).where(CheckIn.participant_id == participant_id, CheckIn.day == day)
-    )
-    return found is not None
-
-
-async def latest_hello(session: AsyncSession, participant_id: int) -> Hello | None:
-    return await session.scalar(
-        select(Hello).where(Hello.participant_id == participant_id).order_by(Hello.day.desc()).limit(1)
-    )
-
-
 async def latest_hello_state(session: AsyncSession, participant_id: int) -> tuple[dt.date, bool] | None:
     """The latest hello's day and whether that day is counted already, in one query."""
     answered = (
@@ -222,23 +209,6 @@ async def claim_due(
     return sorted((DueHello(*row) for row in rows), key=lambda due: due.next_hello_at)
 
 
-async def finish_claim(session: AsyncSession, participant_id: int, token: str, **values: object) -> bool:
-    """Release a claim, writing `values` (the next schedule, a status...). False if the claim was lost."""
-    statement = (
-        update(Participant)
-        .where(Participant.id == participant_id, Participant.claim_token == token)
-        .values(claimed_at=None, claim_token=None, **values)
-        .execution_options(synchronize_session=False)
-    )
-    result = await session.execute(statement)
-    return bool(result.rowcount)
-
-
-async def add_hello(session: AsyncSession, participant_id: int, day: dt.date, sent_at: dt.datetime, message_id: int) -> None:
-    session.add(Hello(participant_id=participant_id, day=day, sent_at=sent_at, message_id=message_id))
-    await session.flush()
-
-
 async def add_hellos(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Record several sent hellos in one statement (participant_id, day, sent_at, message_id)."""
     if rows:
@@ -282,12 +252,8 @@ async def add_offer(
     session: AsyncSession, participant_id: int, task_id: str, level: int, day: dt.date, at: dt.datetime, kind: str
 ) -> None:
     """Record an offered task; offering the same task twice on one day is a no-op."""
-    statement = (
-        _insert(session)(TaskOffer)
-        .values(participant_id=participant_id, task_id=task_id, level=level, day=day, offered_at=at, kind=kind)
-        .on_conflict_do_nothing(index_elements=[TaskOffer.participant_id, TaskOffer.day, TaskOffer.task_id])
-    )
-    await session.execute(statement)
+    row = {"participant_id": participant_id, "task_id": task_id, "level": level, "day": day, "offered_at": at, "kind": kind}
+    await add_offers(session, [row])
 
 
 async def offer(session: AsyncSession, participant_id: int, day: dt.date, task_id: str) -> TaskOffer | None:
@@ -792,10 +758,6 @@ async def pending_cheers(session: AsyncSession, participant_ids: Sequence[int]) 
     return {row.participant_id: PendingCheer(*row) for row in rows}  # the last written wins: the oldest
 
 
-async def mark_cheer_delivered(session: AsyncSession, cheer_id: int, now: dt.datetime) -> None:
-    await session.execute(update(Cheer).where(Cheer.id == cheer_id).values(delivered_at=now))
-
-
 async def drop_pending_cheers(session: AsyncSession, participant_id: int) -> None:
     """Cheers switched off: those waiting are not kept."""
     await session.execute(delete(Cheer).where(Cheer.participant_id == participant_id, Cheer.delivered_at.is_(None)))
@@ -822,12 +784,23 @@ async def add_notice(
     cheer_id: int | None = None,
 ) -> None:
     """Plan a message; planning the same activity message twice is a no-op."""
-    statement = _insert(session)(Notice).values(
-        participant_id=participant_id, kind=kind, due_at=due_at, activity_id=activity_id, cheer_id=cheer_id
-    )
-    await session.execute(
-        statement.on_conflict_do_nothing(index_elements=[Notice.participant_id, Notice.kind, Notice.activity_id])
-    )
+    await add_notices(session, [notice_row(participant_id, kind, due_at, activity_id=activity_id, cheer_id=cheer_id)])
+
+
+def notice_row(
+    participant_id: int, kind: str, due_at: dt.datetime, *, activity_id: int | None = None, cheer_id: int | None = None
+) -> dict[str, object]:
+    return {"participant_id": participant_id, "kind": kind, "due_at": due_at, "activity_id": activity_id, "cheer_id": cheer_id}
+
+
+async def add_notices(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Plan several messages in one statement (rows from :func:`notice_row`); one already planned
+    for the same person, kind and activity is left as it is."""
+    if rows:
+        statement = _insert(session)(Notice.__table__).on_conflict_do_nothing(
+            index_elements=["participant_id", "kind", "activity_id"]
+        )
+        await session.execute(statement, list(rows))
 
 
 async def delete_notices(
@@ -896,9 +869,10 @@ async def claim_notices(
     return [DueNotice(*row) for row in rows]
 
 
-async def finish_notice(session: AsyncSession, notice_id: int, token: str) -> None:
-    """Done with a notice (sent, or no longer fitting): deleted."""
-    await session.execute(delete(Notice).where(Notice.id == notice_id, Notice.claim_token == token))
+async def finish_notices(session: AsyncSession, notice_ids: Sequence[int], token: str) -> None:
+    """Done with some notices (sent, or no longer fitting): deleted."""
+    if notice_ids:
+        await session.execute(delete(Notice).where(Notice.id.in_(notice_ids), Notice.claim_token == token))
 
 
 async def retry_notice(session: AsyncSession, notice: DueNotice, token: str, retry_at: dt.datetime) -> None:

@@ -170,7 +170,7 @@ async def test_a_cancellation_tells_everyone_who_answered_and_nothing_else_goes_
     # No reminder, no "how was it?" afterwards.
     for moment in (STARTS - dt.timedelta(hours=24), STARTS - dt.timedelta(hours=2), STARTS + dt.timedelta(hours=3)):
         before = await tick_at(team, moment)
-        assert texts(team, before, A) == [] or all("Online tea" not in t for t in texts(team, before, A))
+        assert not any("Online tea" in text for text in texts(team, before, A))
     # The old invitation's buttons now say so, and a second cancel finds nothing.
     # (C has let a few hellos pass meanwhile, so a "Welcome back" may come first.)
     assert (await team.tap(C, "I'll come"))[-1] == team.t("activity.was_cancelled", title="Online tea")

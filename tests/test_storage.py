@@ -109,8 +109,13 @@ async def test_only_due_rows_are_claimed_and_a_lost_claim_is_not_finished(engine
     later = NOW + dt.timedelta(minutes=6)
     async with sessions() as session:
         assert len(await repo.claim_due(session, later, "theirs", 10, later - dt.timedelta(minutes=5))) == 1
-        assert await repo.finish_claim(session, early, "mine", next_hello_at=None) is False
-        assert await repo.finish_claim(session, early, "theirs", next_hello_at=None) is True
+        await repo.finish_claims(session, "mine", [(early, {"next_hello_at": None})])
+        await session.commit()
+    async with sessions() as session:
+        participant = await session.get(Participant, early)
+        assert participant.claim_token == "theirs" and participant.next_hello_at == NOW
+    async with sessions() as session:
+        await repo.finish_claims(session, "theirs", [(early, {"next_hello_at": None})])
         await session.commit()
     async with sessions() as session:
         participant = await session.get(Participant, early)
@@ -122,7 +127,7 @@ async def test_deleting_a_participant_deletes_their_days(engine: AsyncEngine) ->
     sessions = session_factory(engine)
     async with sessions() as session:
         await repo.add_checkin(session, pid, dt.date(2026, 3, 1), NOW, "here")
-        await repo.add_hello(session, pid, dt.date(2026, 3, 1), NOW, 5)
+        await repo.add_hellos(session, [{"participant_id": pid, "day": dt.date(2026, 3, 1), "sent_at": NOW, "message_id": 5}])
         await session.commit()
     async with sessions() as session:
         await session.delete(await session.get(Participant, pid))
