@@ -12,6 +12,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from storage import inline_sqlite
+
 log = logging.getLogger("komorebi.storage")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -20,7 +22,8 @@ MIGRATION_LOCK_ID = 0x6B6F6D6F
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine for `url`. SQLite gets WAL, foreign keys and one write transaction at a time.
+    """An engine for `url`. SQLite gets WAL, foreign keys and one write transaction at a time, and
+    runs on the event loop's thread (storage/inline_sqlite.py).
 
     A PostgreSQL URL may name the schema to work in: `postgresql+asyncpg://.../db?search_path=name`
     (asyncpg takes no libpq `options`, so it is passed on as a server setting of every connection).
@@ -30,7 +33,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, **kwargs)
+        args, options = parsed.get_dialect()().create_connect_args(parsed)
+        kwargs.setdefault("async_creator", inline_sqlite.connector(*args, **options))
+        engine = create_async_engine(parsed, **kwargs)
         _configure_sqlite(engine)
         return engine
     search_path = parsed.query.get("search_path")
@@ -51,7 +56,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        # No busy_timeout: a locked database is waited for in asyncio, not inside SQLite (inline_sqlite).
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

@@ -1,0 +1,113 @@
+"""SQLite on the event loop's own thread: aiosqlite's connection without its worker thread.
+
+aiosqlite runs every call (open a cursor, execute, fetch, close, commit) in a thread of its own and
+hands the result back through the event loop. On this project's statements SQLite itself takes a few
+microseconds; the hand-over took longer than the work (a thread switch and an event-loop wake-up per
+call, four or five calls per statement; see bench/README.md). Here the same calls run in place.
+
+What that changes, and how it is kept safe:
+
+- **Nothing waits on the loop.** SQLite's own busy handler would sleep inside a call and so stall
+  the whole bot while another connection or process holds the write lock. It is switched off
+  (``busy_timeout=0``); a call refused with "database is locked" is retried here after an
+  ``asyncio.sleep`` (a refused call had no effect, so retrying it is safe), backing off like SQLite's
+  own handler, for at most ``busy_timeout`` seconds in all. Other tasks run meanwhile, so the
+  connection holding the lock can finish.
+- **Writes are short.** With WAL and ``synchronous=NORMAL`` a commit writes to the log without
+  waiting for the disk; only a checkpoint (every 1,000 pages by default) does, for a moment.
+
+SQLAlchemy's aiosqlite dialect is used unchanged: this class keeps aiosqlite's interface, including
+the queue that dialect uses to set the isolation level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import aiosqlite
+
+# How long a call refused with "database is locked" is retried before the error stands (seconds).
+BUSY_TIMEOUT = 5.0
+# The waits between retries of a locked call, as SQLite's own busy handler spaces them (seconds).
+_BACKOFF = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)
+
+
+def _locked(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or (
+        "database is locked" in str(error)
+    )
+
+
+class _RunNow:
+    """Stands in for aiosqlite's queue to its thread: the work is done as it is handed over."""
+
+    @staticmethod
+    def put_nowait(item: tuple[asyncio.Future | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:  # handed to whoever awaits the future, as aiosqlite's thread does
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            return
+        if future is not None and not future.done():
+            future.set_result(result)
+
+
+class InlineConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose calls run on the calling thread (see the module's notes)."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], busy_timeout: float) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._tx = _RunNow()  # type: ignore[assignment]
+        self._busy_timeout = busy_timeout
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        deadline: float | None = None
+        for attempt in range(1_000_000):
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as error:
+                if not _locked(error):
+                    raise
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self._busy_timeout
+                if now >= deadline:
+                    raise
+                await asyncio.sleep(min(_BACKOFF[min(attempt, len(_BACKOFF) - 1)], deadline - now))
+        raise AssertionError("unreachable")
+
+    async def _connect(self) -> InlineConnection:
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self._connect().__await__()  # no worker thread to start
+
+    def stop(self) -> None:
+        self._running = False
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def connector(database: str, busy_timeout: float = BUSY_TIMEOUT, **options: Any) -> Callable[[], Any]:
+    """An ``async_creator`` for SQLAlchemy: connections to `database` opened with `options` (the
+    arguments SQLAlchemy's SQLite dialect derives from the URL, for ``sqlite3.connect``)."""
+    # check_same_thread is off only so that a connection the garbage collector finds may be closed
+    # from another thread; every call is made from the event loop's thread.
+    options = {**options, "check_same_thread": False, "timeout": 0}
+
+    async def connect() -> InlineConnection:
+        return await InlineConnection(partial(sqlite3.connect, database, **options), busy_timeout)
+
+    return connect

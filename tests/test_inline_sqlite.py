@@ -1,0 +1,112 @@
+"""SQLite on the event loop's thread (storage/inline_sqlite.py): no worker thread, and a locked
+database is waited for in asyncio, so the rest of the bot runs on meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc, text
+
+from storage import inline_sqlite
+from storage.db import create_engine
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "inline.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE t (n INTEGER)")
+    return path
+
+
+@contextlib.contextmanager
+def write_lock_held_elsewhere(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another connection (as another process would) holding SQLite's write lock."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+@pytest.fixture
+def refusals(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Set once a call has been refused with "database is locked" (and will be retried)."""
+    refused = asyncio.Event()
+    locked = inline_sqlite._locked
+
+    def recording(error: sqlite3.OperationalError) -> bool:
+        if locked(error):
+            refused.set()
+            return True
+        return False
+
+    monkeypatch.setattr(inline_sqlite, "_locked", recording)
+    return refused
+
+
+async def test_calls_run_on_the_loops_thread_without_a_worker_thread(database: Path) -> None:
+    threads = threading.active_count()
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t VALUES (1)"))
+            assert threading.active_count() == threads
+            raw = await connection.get_raw_connection()
+            assert isinstance(raw.driver_connection, inline_sqlite.InlineConnection)
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT n FROM t"))).scalars().all() == [1]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_locked_database_is_waited_for_while_the_loop_runs_on(database: Path, refusals: asyncio.Event) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+
+    async def write() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t VALUES (2)"))
+
+    try:
+        with write_lock_held_elsewhere(database) as other:
+            writing = asyncio.ensure_future(write())
+            # The write was refused, and this coroutine still runs: the loop was not stopped.
+            await asyncio.wait_for(refusals.wait(), timeout=30)
+            assert not writing.done()
+            other.execute("COMMIT")
+            await asyncio.wait_for(writing, timeout=30)
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT n FROM t"))).scalars().all() == [2]
+    finally:
+        await engine.dispose()
+
+
+async def test_the_wait_has_an_end(database: Path, refusals: asyncio.Event) -> None:
+    url = f"sqlite+aiosqlite:///{database}"
+    engine = create_engine(url, async_creator=inline_sqlite.connector(str(database), busy_timeout=0))
+    try:
+        with write_lock_held_elsewhere(database), pytest.raises(exc.OperationalError, match="database is locked"):
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES (3)"))
+        assert refusals.is_set()
+    finally:
+        await engine.dispose()
+
+
+async def test_other_errors_are_not_retried(database: Path, refusals: asyncio.Event) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        with pytest.raises(exc.OperationalError, match="no such table"):
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO missing VALUES (1)"))
+        assert not refusals.is_set()
+    finally:
+        await engine.dispose()
