@@ -7,6 +7,7 @@ so a forged button can only ever touch the tapper's own record.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,10 @@ HELLO_ANSWERS = ("here", "not_today", "pause")
 PAUSE_CHOICES = ("day", "week", "open")
 
 
+@functools.lru_cache(maxsize=8192)
 def _button(text: str, data: str) -> InlineKeyboardButton:
+    """A button; PTB's buttons cannot be changed once made, so one made already is handed out again
+    (a day's hellos share most of theirs, and making one is a good part of a hello's cost)."""
     return InlineKeyboardButton(text, callback_data=data)
 
 

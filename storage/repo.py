@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,8 +35,15 @@ from storage.models import (
 )
 
 
+# The statements every update runs are built once, with parameters bound at each call: building a
+# statement is a large share of its cost in SQLAlchemy (bench/README.md, "statements").
+_CHAT = bindparam("chat_id")
+_PARTICIPANT = bindparam("participant_id")
+_PARTICIPANT_BY_CHAT = select(Participant).where(Participant.chat_id == _CHAT)
+
+
 async def participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
-    return await session.scalar(select(Participant).where(Participant.chat_id == chat_id))
+    return await session.scalar(_PARTICIPANT_BY_CHAT, {"chat_id": chat_id})
 
 
 async def get_or_create_participant(session: AsyncSession, chat_id: int, now: dt.datetime) -> Participant:
@@ -52,14 +60,16 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
     return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
 
 
+_ADD_CHECKIN = {
+    name: dialect.insert(CheckIn.__table__).on_conflict_do_nothing(index_elements=[CheckIn.participant_id, CheckIn.day])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 async def add_checkin(session: AsyncSession, participant_id: int, day: dt.date, at: dt.datetime, source: str) -> bool:
     """Record that the participant showed up on `day`. False if that day was already counted."""
-    statement = (
-        _insert(session)(CheckIn)
-        .values(participant_id=participant_id, day=day, at=at, source=source)
-        .on_conflict_do_nothing(index_elements=[CheckIn.participant_id, CheckIn.day])
-    )
-    result = await session.execute(statement)
+    statement = _ADD_CHECKIN[session.bind.dialect.name]
+    result = await session.execute(statement, {"participant_id": participant_id, "day": day, "at": at, "source": source})
     return bool(result.rowcount)
 
 
@@ -67,19 +77,23 @@ async def checkin_count(session: AsyncSession, participant_id: int) -> int:
     return await session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.participant_id == participant_id))
 
 
+_LATEST_HELLO_STATE = (
+    select(
+        Hello.day,
+        select(CheckIn.day)
+        .where(CheckIn.participant_id == _PARTICIPANT, CheckIn.day == Hello.day)
+        .correlate(Hello)
+        .exists(),
+    )
+    .where(Hello.participant_id == _PARTICIPANT)
+    .order_by(Hello.day.desc())
+    .limit(1)
+)
+
+
 async def latest_hello_state(session: AsyncSession, participant_id: int) -> tuple[dt.date, bool] | None:
     """The latest hello's day and whether that day is counted already, in one query."""
-    answered = (
-        select(CheckIn.day)
-        .where(CheckIn.participant_id == participant_id, CheckIn.day == Hello.day)
-        .correlate(Hello)
-        .exists()
-    )
-    row = (
-        await session.execute(
-            select(Hello.day, answered).where(Hello.participant_id == participant_id).order_by(Hello.day.desc()).limit(1)
-        )
-    ).first()
+    row = (await session.execute(_LATEST_HELLO_STATE, {"participant_id": participant_id})).first()
     return (row[0], bool(row[1])) if row else None
 
 
@@ -209,34 +223,43 @@ async def claim_due(
     return sorted((DueHello(*row) for row in rows), key=lambda due: due.next_hello_at)
 
 
+_ADD_HELLOS = insert(Hello.__table__)
+_ADD_OFFERS = {
+    name: dialect.insert(TaskOffer.__table__).on_conflict_do_nothing(index_elements=["participant_id", "day", "task_id"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 async def add_hellos(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Record several sent hellos in one statement (participant_id, day, sent_at, message_id)."""
     if rows:
-        await session.execute(insert(Hello.__table__), list(rows))
+        await session.execute(_ADD_HELLOS, list(rows))
 
 
 async def add_offers(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Record several offered tasks in one statement; one offered twice on a day is a no-op."""
     if rows:
-        statement = _insert(session)(TaskOffer.__table__).on_conflict_do_nothing(
-            index_elements=["participant_id", "day", "task_id"]
-        )
-        await session.execute(statement, list(rows))
+        await session.execute(_ADD_OFFERS[session.bind.dialect.name], list(rows))
+
+
+@functools.lru_cache(maxsize=256)
+def _finish_claim(columns: tuple[str, ...]) -> Update:
+    """Release one claim (`b_id`, `b_token`) and write `columns`, built once per set of columns."""
+    table = Participant.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.claim_token == bindparam("b_token"))
+        .values(claimed_at=None, claim_token=None, **{column: bindparam(column) for column in columns})
+    )
 
 
 async def finish_claims(session: AsyncSession, token: str, rows: Sequence[tuple[int, dict[str, object]]]) -> None:
     """Release several claims, writing each row's values: one executemany per shape of values."""
-    table = Participant.__table__
     shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
     for participant_id, values in rows:
-        shapes.setdefault(tuple(sorted(values)), []).append({"b_id": participant_id, **values})
+        shapes.setdefault(tuple(sorted(values)), []).append({"b_id": participant_id, "b_token": token, **values})
     for columns, params in shapes.items():
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.claim_token == token)
-            .values(claimed_at=None, claim_token=None, **{column: bindparam(column) for column in columns})
-        )
-        await session.execute(statement, params)
+        await session.execute(_finish_claim(columns), params)
 
 
 async def mark_cheers_delivered(session: AsyncSession, cheer_ids: Sequence[int], now: dt.datetime) -> None:
@@ -1002,15 +1025,17 @@ async def clear_kind_word(session: AsyncSession, participant_id: int) -> None:
     await session.execute(update(Participant).where(Participant.id == participant_id).values(kind_word_asked_at=None))
 
 
+_PROMPTS_WAITING = select(
+    select(Volunteer.id)
+    .where(Volunteer.chat_id == _CHAT, Volunteer.awaiting.is_not(None), Volunteer.revoked_at.is_(None))
+    .exists(),
+    select(FamilyMember.id).where(FamilyMember.chat_id == _CHAT, FamilyMember.awaiting.is_not(None)).exists(),
+)
+
+
 async def prompts_waiting(session: AsyncSession, chat_id: int) -> tuple[bool, bool]:
     """Whether this chat owes words as a volunteer (a cheer) and as a family member, in one query."""
-    volunteer = (
-        select(Volunteer.id)
-        .where(Volunteer.chat_id == chat_id, Volunteer.awaiting.is_not(None), Volunteer.revoked_at.is_(None))
-        .exists()
-    )
-    member = select(FamilyMember.id).where(FamilyMember.chat_id == chat_id, FamilyMember.awaiting.is_not(None)).exists()
-    row = (await session.execute(select(volunteer, member))).one()
+    row = (await session.execute(_PROMPTS_WAITING, {"chat_id": chat_id})).one()
     return bool(row[0]), bool(row[1])
 
 
