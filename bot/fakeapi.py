@@ -794,10 +794,11 @@ def _normalise_params(parameters: Mapping[str, Any]) -> tuple[JSONDict, str | No
     for name, value in parameters.items():
         if name in _JSON_PARAMS and isinstance(value, str):
             try:
-                value = json.loads(value)
+                params[name] = json.loads(value)  # a fresh object: nothing to copy
+                continue
             except ValueError:
                 bad_json = bad_json or name
-        params[name] = copy.deepcopy(value)
+        params[name] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
     return params, bad_json
 
 

@@ -18,6 +18,7 @@ from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import Translator, guess_language
+from bot.sending import send_text
 from bot.services import Context, Services
 from schedules.planning import note_contact, reschedule
 from storage import repo
@@ -163,7 +164,7 @@ async def _send_elsewhere(
     """A message to someone else's chat. Its failure is logged, never turned on the person who
     caused it (their own reply still goes out)."""
     try:
-        await context.bot.send_message(chat_id, text, reply_markup=markup)
+        await send_text(context.bot, chat_id, text, markup)
     except TelegramError as exc:
         log.warning("a message to another chat was not delivered: %s", type(exc).__name__)
         return False
@@ -178,17 +179,17 @@ async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
     chat_id = update.effective_chat.id
     for out in outs:
         if isinstance(out, Send):
-            await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)
+            await send_text(context.bot, chat_id, out.text, out.markup)
         elif isinstance(out, SendTo):
             await _send_elsewhere(context, out.chat_id, out.text, out.markup)
         elif isinstance(out, Alert):
             delivered = [await _send_elsewhere(context, m.chat_id, m.text, m.markup) for m in out.messages]
-            await context.bot.send_message(chat_id, out.told if any(delivered) else out.not_told)
+            await send_text(context.bot, chat_id, out.told if any(delivered) else out.not_told)
         elif isinstance(out, Document):
             await context.bot.send_document(chat_id, InputFile(out.content, filename=out.filename), caption=out.caption)
         elif isinstance(out, Edit):
             if query is None or query.message is None:
-                await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)
+                await send_text(context.bot, chat_id, out.text, out.markup)
                 continue
             try:
                 await query.edit_message_text(out.text, reply_markup=out.markup)
@@ -196,7 +197,7 @@ async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
                 if "not modified" in exc.message:
                     continue
                 if "not found" in exc.message or "can't be edited" in exc.message:
-                    await context.bot.send_message(chat_id, out.text, reply_markup=out.markup)
+                    await send_text(context.bot, chat_id, out.text, out.markup)
                     continue
                 raise
         elif isinstance(out, SetButtons) and query is not None and query.message is not None:

@@ -6,14 +6,13 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from telegram import Message
 from telegram.ext import Application
 
 from bot.services import services_of
 from core.schedule import Window, plan_weekly
 from handlers import views
 from handlers.family import TIPS
-from schedules.hello import claimed_batches, retry_at, send_bulk, unreachable
+from schedules.hello import Sent, claimed_batches, retry_at, send_bulk, unreachable
 from storage import repo
 
 log = logging.getLogger("komorebi.tick")
@@ -34,7 +33,7 @@ async def run_family_tick(application: Application) -> int:
             member.claimed_at = None
             member.claim_token = None
             result = await send_bulk(application.bot, text, markup, member.chat_id)
-            if isinstance(result, Message):
+            if isinstance(result, Sent):
                 member.tips_seen += 1
                 member.send_failures = 0
                 week_later = now + dt.timedelta(days=1)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
+from bot.sending import send_text
 from bot.services import Services, services_of
 from core.backoff import in_door_phase, min_gap_days, retry_delay_seconds
 from core.ladder import RULES, choose_task
@@ -142,9 +143,16 @@ def _delivered_notes(due: repo.DueHello, day: dt.date, notes: list[repo.PendingN
     return [note.note_id for note in notes[:NOTES_PER_HELLO]]
 
 
-async def send_bulk(bot: Bot, text: str, markup: InlineKeyboardMarkup, chat_id: int) -> Message | TelegramError:
+class Sent(NamedTuple):
+    """A scheduled message Telegram accepted."""
+
+    message_id: int
+
+
+async def send_bulk(bot: Bot, text: str, markup: InlineKeyboardMarkup | None, chat_id: int) -> Sent | TelegramError:
+    """One scheduled message, through the rate limiter's lane for them."""
     try:
-        return await bot.send_message(chat_id, text, reply_markup=markup, rate_limit_args={"bulk": True})
+        return Sent(await send_text(bot, chat_id, text, markup, bulk=True))
     except TelegramError as exc:
         return exc
 
@@ -201,7 +209,7 @@ class Prepared(NamedTuple):
 
 
 Outgoing = tuple[int, str, InlineKeyboardMarkup | None]  # chat id, text, buttons
-Recorder = Callable[[list[tuple[int, Message | TelegramError]]], Awaitable[None]]
+Recorder = Callable[[list[tuple[int, Sent | TelegramError]]], Awaitable[None]]
 
 
 async def send_all(bot: Bot, outgoing: Sequence[Outgoing], record: Recorder) -> None:
@@ -212,7 +220,7 @@ async def send_all(bot: Bot, outgoing: Sequence[Outgoing], record: Recorder) -> 
     recording fails the sends not yet made are cancelled."""
     limit = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(index: int, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> tuple[int, Message | TelegramError]:
+    async def one(index: int, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> tuple[int, Sent | TelegramError]:
         await limit.acquire()  # released below, once recorded
         return index, await send_bulk(bot, text, markup, chat_id)
 
@@ -265,7 +273,7 @@ async def _process_batch(
         prepared.append(Prepared(due, decision, task_id, planned))
         outgoing.append((due.chat_id, text, markup))
 
-    async def record(finished: list[tuple[int, Message | TelegramError]]) -> None:
+    async def record(finished: list[tuple[int, Sent | TelegramError]]) -> None:
         sent = [(prepared[index], result) for index, result in finished]
         await _record(services, session, sent, notes, cheers, token, report)
 
@@ -275,7 +283,7 @@ async def _process_batch(
 async def _record(
     services: Services,
     session: AsyncSession,
-    finished: list[tuple[Prepared, Message | TelegramError]],
+    finished: list[tuple[Prepared, Sent | TelegramError]],
     notes: dict[int, list[repo.PendingNote]],
     cheers: dict[int, repo.PendingCheer],
     token: str,
@@ -287,7 +295,7 @@ async def _record(
     claims: list[tuple[int, dict[str, object]]] = []
     for (due, decision, task_id, planned), result in finished:
         pid = due.participant_id
-        if isinstance(result, Message):
+        if isinstance(result, Sent):
             day = decision.send_day
             hellos.append({"participant_id": pid, "day": day, "sent_at": now, "message_id": result.message_id})
             if task_id is not None:

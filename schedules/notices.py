@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardMarkup
 from telegram.error import TelegramError
 from telegram.ext import Application
 
@@ -26,7 +26,7 @@ from core.peer import FALLBACKS
 from handlers import activities as activity_views
 from handlers.peer import cheer_words
 from handlers.views import thank_row
-from schedules.hello import Outgoing, claimed_batches, retry_at, send_all, unreachable
+from schedules.hello import Outgoing, Sent, claimed_batches, retry_at, send_all, unreachable
 from storage import repo
 from storage.models import Activity, Status
 
@@ -158,13 +158,13 @@ async def _send_batch(
     await session.commit()
     sent = 0
 
-    async def record(finished: list[tuple[int, Message | TelegramError]]) -> None:
+    async def record(finished: list[tuple[int, Sent | TelegramError]]) -> None:
         nonlocal sent
         now = services.clock.now()
         done: list[int] = []
         for index, result in finished:
             notice = ready[index]
-            if isinstance(result, Message):
+            if isinstance(result, Sent):
                 if notice.kind == NoticeKind.CHEER and notice.cheer_id:
                     await repo.mark_cheers_delivered(session, [notice.cheer_id], now)
                 elif notice.kind == NoticeKind.KIND_WORD:
