@@ -7,10 +7,9 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Result, Update, bindparam, delete, func, insert, or_, select, true, update
+from sqlalchemy import Integer, Result, Row, Update, bindparam, delete, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from core.ladder import Outcome, TaskResult
 from storage.models import (
@@ -39,6 +38,8 @@ from storage.models import (
 # statement is a large share of its cost in SQLAlchemy (bench/README.md, "statements").
 _CHAT = bindparam("chat_id")
 _PARTICIPANT = bindparam("participant_id")
+_IDS = bindparam("ids", expanding=True)
+_SINCE = bindparam("since")
 _PARTICIPANT_BY_CHAT = select(Participant).where(Participant.chat_id == _CHAT)
 
 
@@ -131,11 +132,6 @@ class DueHello:
     send_failures: int
 
 
-def _claimable(model, due, now: dt.datetime, stale_before: dt.datetime):  # type: ignore[no-untyped-def]
-    """Rows whose moment has come and that no live worker holds."""
-    return (due <= now, or_(model.claimed_at.is_(None), model.claimed_at < stale_before))
-
-
 @dataclass(frozen=True)
 class DueWork:
     hellos: bool
@@ -144,82 +140,101 @@ class DueWork:
     activities: bool
 
 
+def _due_exists(model: type[Base], due: str):  # type: ignore[no-untyped-def]
+    """Whether some row of `model` has its `due` moment by `w_now` and no live worker holds it."""
+    table = model.__table__
+    return (
+        select(table.c.id)
+        .where(
+            table.c[due] <= bindparam("w_now", type_=table.c[due].type),
+            or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("w_stale", type_=table.c[due].type)),
+        )
+        .exists()
+    )
+
+
+_DUE_WORK = select(
+    _due_exists(Participant, "next_hello_at"),
+    _due_exists(Notice, "due_at"),
+    _due_exists(FamilyMember, "next_note_at"),
+    select(Activity.id).where(Activity.starts_at > bindparam("w_now"), Activity.cancelled_at.is_(None)).exists(),
+)
+
+
 async def due_work(session: AsyncSession, now: dt.datetime, stale_before: dt.datetime) -> DueWork:
     """What the tick has to do, in one read: most ticks find nothing, and then cost one statement."""
-    def due(model, column):  # type: ignore[no-untyped-def]
-        return select(model.id).where(*_claimable(model, column, now, stale_before)).exists()
-
-    upcoming = select(Activity.id).where(Activity.starts_at > now, Activity.cancelled_at.is_(None)).exists()
-    row = (
-        await session.execute(
-            select(
-                due(Participant, Participant.next_hello_at),
-                due(Notice, Notice.due_at),
-                due(FamilyMember, FamilyMember.next_note_at),
-                upcoming,
-            )
-        )
-    ).one()
+    row = (await session.execute(_DUE_WORK, {"w_now": now, "w_stale": stale_before})).one()
     return DueWork(*(bool(value) for value in row))
 
 
-def _claim(
+@functools.lru_cache(maxsize=16)
+def _claim(dialect: str, model: type[Base], due: str, returning: tuple[str, ...]) -> Update:
+    """UPDATE ... RETURNING that claims up to `c_limit` rows of `model` whose `due` moment has come
+    by `c_now`, for the claim token `c_token`; built once per table and backend.
+
+    A claim older than `c_stale` (its worker died) is taken over. On PostgreSQL the candidate
+    rows are locked with SKIP LOCKED so several workers never claim the same row; on SQLite the
+    single UPDATE runs inside an immediate transaction and is atomic by itself.
+    """
+    table = model.__table__
+    now = bindparam("c_now", type_=table.c[due].type)
+    candidates = (
+        select(table.c.id)
+        .where(table.c[due] <= now, or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("c_stale", type_=now.type)))
+        .order_by(table.c[due])
+        .limit(bindparam("c_limit", type_=Integer))
+    )
+    if dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    return (
+        update(table)
+        .where(table.c.id.in_(candidates.scalar_subquery()))
+        .values(claimed_at=now, claim_token=bindparam("c_token", type_=table.c.claim_token.type))
+        .returning(*(table.c[name] for name in returning))
+    )
+
+
+async def _claimed(
     session: AsyncSession,
-    model: type[Participant] | type[FamilyMember] | type[Notice],
-    due: InstrumentedAttribute[dt.datetime | None],
+    model: type[Base],
+    due: str,
+    returning: tuple[str, ...],
     now: dt.datetime,
     token: str,
     limit: int,
     stale_before: dt.datetime,
-) -> Update:
-    """UPDATE ... that claims up to `limit` rows of `model` whose `due` moment has come.
+) -> Sequence[Row]:
+    """Claim due rows of `model` (see :func:`_claim`) and return their `returning` columns."""
+    statement = _claim(session.bind.dialect.name, model, due, returning)
+    values = {"c_now": now, "c_token": token, "c_limit": limit, "c_stale": stale_before}
+    return (await session.execute(statement, values)).all()
 
-    A claim older than `stale_before` (its worker died) is taken over. On PostgreSQL the candidate
-    rows are locked with SKIP LOCKED so several workers never claim the same row; on SQLite the
-    single UPDATE runs inside an immediate transaction and is atomic by itself.
-    """
-    candidates = (
-        select(model.id)
-        .where(*_claimable(model, due, now, stale_before))
-        .order_by(due)
-        .limit(limit)
-    )
-    if session.bind.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    return (
-        update(model)
-        .where(model.id.in_(candidates.scalar_subquery()))
-        .values(claimed_at=now, claim_token=token)
-        .execution_options(synchronize_session=False)
-    )
+
+_DUE_HELLO_COLUMNS = (
+    "id",
+    "chat_id",
+    "status",
+    "language",
+    "timezone",
+    "window",
+    "rhythm",
+    "next_hello_at",
+    "last_hello_day",
+    "paused_until",
+    "unanswered",
+    "quiet_since",
+    "level",
+    "wants_tasks",
+    "notes_allowed",
+    "send_failures",
+)
 
 
 async def claim_due(
     session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
 ) -> list[DueHello]:
     """Claim up to `limit` participants whose next hello is due, atomically (see :func:`_claim`)."""
-    statement = (
-        _claim(session, Participant, Participant.next_hello_at, now, token, limit, stale_before)
-        .returning(
-            Participant.id,
-            Participant.chat_id,
-            Participant.status,
-            Participant.language,
-            Participant.timezone,
-            Participant.window,
-            Participant.rhythm,
-            Participant.next_hello_at,
-            Participant.last_hello_day,
-            Participant.paused_until,
-            Participant.unanswered,
-            Participant.quiet_since,
-            Participant.level,
-            Participant.wants_tasks,
-            Participant.notes_allowed,
-            Participant.send_failures,
-        )
-    )
-    rows = (await session.execute(statement)).all()
+    rows = await _claimed(session, Participant, "next_hello_at", _DUE_HELLO_COLUMNS, now, token, limit, stale_before)
     return sorted((DueHello(*row) for row in rows), key=lambda due: due.next_hello_at)
 
 
@@ -279,51 +294,61 @@ async def add_offer(
     await add_offers(session, [row])
 
 
+_OFFER = select(TaskOffer).where(
+    TaskOffer.participant_id == _PARTICIPANT, TaskOffer.day == bindparam("day"), TaskOffer.task_id == bindparam("task_id")
+)
+
+
 async def offer(session: AsyncSession, participant_id: int, day: dt.date, task_id: str) -> TaskOffer | None:
-    return await session.scalar(
-        select(TaskOffer).where(
-            TaskOffer.participant_id == participant_id, TaskOffer.day == day, TaskOffer.task_id == task_id
-        )
-    )
+    return await session.scalar(_OFFER, {"participant_id": participant_id, "day": day, "task_id": task_id})
+
+
+_LAST_OFFERED = (
+    select(TaskOffer.participant_id, TaskOffer.task_id, func.max(TaskOffer.day))
+    .where(TaskOffer.participant_id.in_(_IDS), TaskOffer.day >= _SINCE)
+    .group_by(TaskOffer.participant_id, TaskOffer.task_id)
+)
 
 
 async def last_offered(
     session: AsyncSession, participant_ids: Sequence[int], since: dt.date
 ) -> dict[int, dict[str, dt.date]]:
     """For each participant, the tasks offered since `since` and the last day each was offered."""
-    rows = await session.execute(
-        select(TaskOffer.participant_id, TaskOffer.task_id, func.max(TaskOffer.day))
-        .where(TaskOffer.participant_id.in_(participant_ids), TaskOffer.day >= since)
-        .group_by(TaskOffer.participant_id, TaskOffer.task_id)
-    )
+    rows = await session.execute(_LAST_OFFERED, {"ids": list(participant_ids), "since": since})
     found: dict[int, dict[str, dt.date]] = {pid: {} for pid in participant_ids}
     for pid, task_id, day in rows:
         found[pid][task_id] = day
     return found
 
 
+_TASK_RESULTS = (
+    select(TaskOffer.day, TaskOffer.level, TaskOffer.outcome, TaskOffer.rating)
+    .where(TaskOffer.participant_id == _PARTICIPANT, TaskOffer.day >= _SINCE)
+    .order_by(TaskOffer.offered_at, TaskOffer.id)
+)
+
+
 async def task_results(session: AsyncSession, participant_id: int, since: dt.date) -> list[TaskResult]:
     """Offered tasks since `since`, oldest first, as the pure ladder rules take them."""
-    rows = await session.execute(
-        select(TaskOffer.day, TaskOffer.level, TaskOffer.outcome, TaskOffer.rating)
-        .where(TaskOffer.participant_id == participant_id, TaskOffer.day >= since)
-        .order_by(TaskOffer.offered_at, TaskOffer.id)
-    )
+    rows = await session.execute(_TASK_RESULTS, {"participant_id": participant_id, "since": since})
     return [TaskResult(day, level, Outcome(outcome) if outcome else None, rating) for day, level, outcome, rating in rows]
 
 
+_RECENT_HELLO_DAYS = (
+    select(Hello.day)
+    .where(Hello.participant_id == _PARTICIPANT)
+    .order_by(Hello.day.desc())
+    .limit(bindparam("count", type_=Integer))
+)
+_CHECKIN_DAYS_SINCE = select(CheckIn.day).where(CheckIn.participant_id == _PARTICIPANT, CheckIn.day >= _SINCE)
+
+
 async def recent_hello_days(session: AsyncSession, participant_id: int, count: int) -> list[dt.date]:
-    days = await session.scalars(
-        select(Hello.day).where(Hello.participant_id == participant_id).order_by(Hello.day.desc()).limit(count)
-    )
-    return sorted(days)
+    return sorted(await session.scalars(_RECENT_HELLO_DAYS, {"participant_id": participant_id, "count": count}))
 
 
 async def checkin_days_since(session: AsyncSession, participant_id: int, since: dt.date) -> set[dt.date]:
-    days = await session.scalars(
-        select(CheckIn.day).where(CheckIn.participant_id == participant_id, CheckIn.day >= since)
-    )
-    return set(days)
+    return set(await session.scalars(_CHECKIN_DAYS_SINCE, {"participant_id": participant_id, "since": since}))
 
 
 # --- safety and data rights -----------------------------------------------------------------------
@@ -486,23 +511,26 @@ class PendingNote:
     family_language: str
 
 
+_PENDING_NOTES = (
+    select(
+        FamilyNote.id,
+        FamilyLink.participant_id,
+        FamilyMember.display_name,
+        FamilyNote.text,
+        FamilyMember.chat_id,
+        FamilyLink.relative_label,
+        FamilyMember.language,
+    )
+    .join(FamilyLink, FamilyLink.id == FamilyNote.link_id)
+    .join(FamilyMember, FamilyMember.id == FamilyLink.family_member_id)
+    .where(FamilyLink.participant_id.in_(_IDS))
+    .order_by(FamilyNote.id)
+)
+
+
 async def pending_notes(session: AsyncSession, participant_ids: Sequence[int]) -> dict[int, list[PendingNote]]:
     """Notes waiting for each participant's next hello (one query for a whole batch)."""
-    rows = await session.execute(
-        select(
-            FamilyNote.id,
-            FamilyLink.participant_id,
-            FamilyMember.display_name,
-            FamilyNote.text,
-            FamilyMember.chat_id,
-            FamilyLink.relative_label,
-            FamilyMember.language,
-        )
-        .join(FamilyLink, FamilyLink.id == FamilyNote.link_id)
-        .join(FamilyMember, FamilyMember.id == FamilyLink.family_member_id)
-        .where(FamilyLink.participant_id.in_(participant_ids))
-        .order_by(FamilyNote.id)
-    )
+    rows = await session.execute(_PENDING_NOTES, {"ids": list(participant_ids)})
     found: dict[int, list[PendingNote]] = {}
     for row in rows:
         note = PendingNote(*row)
@@ -519,8 +547,8 @@ async def claim_family_due(
     session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
 ) -> list[FamilyMember]:
     """Claim family members whose weekly note is due (the same claim as the hello tick's)."""
-    claim = _claim(session, FamilyMember, FamilyMember.next_note_at, now, token, limit, stale_before)
-    ids = (await session.scalars(claim.returning(FamilyMember.id))).all()
+    rows = await _claimed(session, FamilyMember, "next_note_at", ("id",), now, token, limit, stale_before)
+    ids = [row[0] for row in rows]
     if not ids:
         return []
     rows = await session.scalars(select(FamilyMember).where(FamilyMember.id.in_(ids)).execution_options(populate_existing=True))
@@ -770,14 +798,17 @@ class PendingCheer:
     text: str | None
 
 
+_PENDING_CHEERS = (
+    select(Cheer.id, Cheer.participant_id, Cheer.phrase, Cheer.text)
+    .join(Participant, Participant.id == Cheer.participant_id)
+    .where(Cheer.participant_id.in_(_IDS), Cheer.delivered_at.is_(None), Participant.cheers_on.is_(True))
+    .order_by(Cheer.id.desc())
+)
+
+
 async def pending_cheers(session: AsyncSession, participant_ids: Sequence[int]) -> dict[int, PendingCheer]:
     """The oldest undelivered cheer of each participant who has cheers on (one query for a batch)."""
-    rows = await session.execute(
-        select(Cheer.id, Cheer.participant_id, Cheer.phrase, Cheer.text)
-        .join(Participant, Participant.id == Cheer.participant_id)
-        .where(Cheer.participant_id.in_(participant_ids), Cheer.delivered_at.is_(None), Participant.cheers_on.is_(True))
-        .order_by(Cheer.id.desc())
-    )
+    rows = await session.execute(_PENDING_CHEERS, {"ids": list(participant_ids)})
     return {row.participant_id: PendingCheer(*row) for row in rows}  # the last written wins: the oldest
 
 
@@ -866,7 +897,7 @@ async def claim_notices(
     session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
 ) -> list[DueNotice]:
     """Claim due notices (the same claim as the hello tick's), with their participant's essentials."""
-    ids = (await session.scalars(_claim(session, Notice, Notice.due_at, now, token, limit, stale_before).returning(Notice.id))).all()
+    ids = [row[0] for row in await _claimed(session, Notice, "due_at", ("id",), now, token, limit, stale_before)]
     if not ids:
         return []
     rows = await session.execute(
