@@ -58,7 +58,9 @@ async def _plain_text(turn: Turn) -> list[Out]:
     if relayed:
         return relayed
     chat_id = turn.update.effective_chat.id
-    volunteer_asked, family_asked = await repo.prompts_waiting(turn.session, chat_id)  # one query for both
+    volunteer_asked, family_asked = (
+        turn.prompts if turn.prompts is not None else await repo.prompts_waiting(turn.session, chat_id)
+    )
     if volunteer_asked:
         return await peer.volunteer_text(turn, await repo.volunteer_by_chat(turn.session, chat_id))
     if family_asked:

@@ -97,6 +97,9 @@ class Turn:
     participant: Participant | None
     t: Translator
     now: dt.datetime
+    # Whether this chat owes words as a volunteer and as a family member (repo.prompts_waiting),
+    # read with the participant when there is one.
+    prompts: tuple[bool, bool] | None = None
 
     @property
     def data(self) -> str:
@@ -128,7 +131,7 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
             return
         now = services.clock.now()
         async with services.one_writer(), services.sessions() as session:
-            participant = await repo.participant_by_chat(session, chat.id)
+            participant, prompts = await repo.participant_with_prompts(session, chat.id)
             default_zone = services.settings.default_timezone
             if participant is not None and participant.blocked_at is not None:
                 # They wrote again after blocking the bot: they can be reached again.
@@ -147,7 +150,7 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
                 update.effective_user.language_code if update.effective_user else None,
                 services.settings.default_language,
             )
-            turn = Turn(update, services, session, participant, services.catalogs[language], now)
+            turn = Turn(update, services, session, participant, services.catalogs[language], now, prompts)
             outs = await fn(turn)
             if welcomed and not any(isinstance(out, Send) and out.urgent for out in outs):
                 outs = [Send(turn.t("welcome_back")), *outs]

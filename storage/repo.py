@@ -1056,12 +1056,23 @@ async def clear_kind_word(session: AsyncSession, participant_id: int) -> None:
     await session.execute(update(Participant).where(Participant.id == participant_id).values(kind_word_asked_at=None))
 
 
-_PROMPTS_WAITING = select(
+_VOLUNTEER_ASKED = (
     select(Volunteer.id)
     .where(Volunteer.chat_id == _CHAT, Volunteer.awaiting.is_not(None), Volunteer.revoked_at.is_(None))
-    .exists(),
-    select(FamilyMember.id).where(FamilyMember.chat_id == _CHAT, FamilyMember.awaiting.is_not(None)).exists(),
+    .exists()
 )
+_FAMILY_ASKED = select(FamilyMember.id).where(FamilyMember.chat_id == _CHAT, FamilyMember.awaiting.is_not(None)).exists()
+_PROMPTS_WAITING = select(_VOLUNTEER_ASKED, _FAMILY_ASKED)
+_PARTICIPANT_WITH_PROMPTS = select(Participant, _VOLUNTEER_ASKED, _FAMILY_ASKED).where(Participant.chat_id == _CHAT)
+
+
+async def participant_with_prompts(
+    session: AsyncSession, chat_id: int
+) -> tuple[Participant | None, tuple[bool, bool] | None]:
+    """The participant of this chat and, if there is one, :func:`prompts_waiting` for the chat,
+    in one query (every update reads the first, every text needs the second)."""
+    row = (await session.execute(_PARTICIPANT_WITH_PROMPTS, {"chat_id": chat_id})).first()
+    return (row[0], (bool(row[1]), bool(row[2]))) if row else (None, None)
 
 
 async def prompts_waiting(session: AsyncSession, chat_id: int) -> tuple[bool, bool]:
