@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
@@ -35,7 +34,7 @@ import aiosqlite
 from sqlalchemy import bindparam, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.request import BaseRequest, RequestData
+from telegram.request import BaseRequest
 
 import common
 import handlers.checkin
@@ -178,31 +177,6 @@ async def _process_batch_recorded(
     await recorder.write(session)
 
 
-class CannedBotAPI(BaseRequest):
-    """Answers every request with a fixed, valid message: the cheapest possible Bot API."""
-
-    _ANSWER = json.dumps({"ok": True, "result": {
-        "message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "ok",
-        "from": {"id": 1, "is_bot": True, "first_name": "Komorebi", "username": "komorebi_test_bot"},
-    }}).encode()
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None: ...
-
-    async def shutdown(self) -> None: ...
-
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None, **_: Any) -> tuple[int, bytes]:
-        if url.endswith("/getMe"):
-            return 200, json.dumps({"ok": True, "result": {
-                "id": 1, "is_bot": True, "first_name": "Komorebi", "username": "komorebi_test_bot"}}).encode()
-        if url.endswith("/setMyCommands"):
-            return 200, b'{"ok": true, "result": true}'
-        return 200, self._ANSWER
-
-
 # --- the measurements ------------------------------------------------------------------------------------------
 
 
@@ -299,7 +273,7 @@ def fake(clock: FakeClock) -> BaseRequest:
 
 
 def canned(_clock: FakeClock) -> BaseRequest:
-    return CannedBotAPI()
+    return common.CannedBotAPI()
 
 
 async def compare(runs: int, baseline: Callable[[], Any], variants: dict[str, Callable[[], Any]]) -> list[list[str]]:
