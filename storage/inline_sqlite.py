@@ -23,6 +23,7 @@ the queue that dialect uses to set the isolation level.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import time
 from collections.abc import Callable
@@ -71,7 +72,7 @@ class InlineConnection(aiosqlite.Connection):
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         deadline: float | None = None
-        for attempt in range(1_000_000):
+        for attempt in itertools.count():
             try:
                 return fn(*args, **kwargs)
             except sqlite3.OperationalError as error:
@@ -83,7 +84,6 @@ class InlineConnection(aiosqlite.Connection):
                 if now >= deadline:
                     raise
                 await asyncio.sleep(min(_BACKOFF[min(attempt, len(_BACKOFF) - 1)], deadline - now))
-        raise AssertionError("unreachable")
 
     async def _connect(self) -> InlineConnection:
         if self._connection is None:
