@@ -25,6 +25,7 @@ from bot.services import services_of
 from core.clock import FakeClock
 
 TICK = dt.timedelta(seconds=20)  # KOMOREBI_TICK_SECONDS' default
+IDLE_TICKS = 50
 
 
 @dataclass
@@ -67,15 +68,19 @@ async def tick_with_due(
     api = common.CannedBotAPI() if canned else FakeBotAPI(clock=clock.now)
     application = common.komorebi(path, api, clock, updater=False)
     errors = common.record_errors(application)
+    # A tick with nothing due takes a couple of milliseconds, within this machine's noise: it is
+    # timed over IDLE_TICKS ticks and reported per tick.
+    repeats = IDLE_TICKS if due == 0 else 1
     async with common.running(application):
-        api.clear()
         await common.tick_once(application)  # nothing is due yet: this warms the caches
         clock.advance(common.DUE_WITHIN)
         with common.profiled(profile) as prof, common.timed() as timer:
-            await common.tick_once(application)
+            for _ in range(repeats):
+                await common.tick_once(application)
         async with services_of(application).sessions() as session:
             sent = await common.hellos_sent_since(session, population.now)
     common.check(errors)
+    timer = common.Timer(timer.wall / repeats, timer.cpu / repeats, timer.main_cpu / repeats)
     text = common.hotspots(prof) + "\n" + common.cumulative_shares(prof, PROFILED) if prof else ""
     return timer, sent, text
 
@@ -154,6 +159,27 @@ async def main(args: argparse.Namespace) -> None:
                      f"flat in stored rows: {common.verdict(total_ratio <= 1.2)}"],
                     [f"{large:,} stored / {small:,} stored, nothing due", f"{empty_ratio:.2f}", "1",
                      f"flat in stored rows: {common.verdict(empty_ratio <= 1.2)}"],
+                ],
+            ))
+
+        # 1b. The same tick with Telegram's answers canned: the bot's own CPU, without the fake's.
+        if "bot-alone" in args.parts:
+            per_hello: dict[str, list[float]] = {"fake": [], "canned": []}
+            for _ in range(runs):
+                for kind in per_hello:
+                    timer, got, _ = await tick_with_due(templates, small, few, history, canned=kind == "canned")
+                    if got != few:
+                        raise SystemExit(f"{few} due but {got} sent")
+                    per_hello[kind].append(timer.cpu / few * 1000)
+            fake, alone = (common.median(per_hello[kind]) for kind in ("fake", "canned"))
+            out.append(common.table(
+                f"CPU per hello, one tick of {few:,} due among {small:,}: the fake Bot API's share (alternating runs)",
+                ["Telegram's answers from", "CPU ms per hello", "target"],
+                [
+                    ["the fake Bot API (in this process, as above)", common.spread(per_hello["fake"]), ""],
+                    ["a canned answer (the bot's own CPU)", common.spread(per_hello["canned"]),
+                     f"< 1 ms: {common.verdict(alone < 1)}"],
+                    ["the fake's share", f"{1 - alone / fake:.0%}", ""],
                 ],
             ))
 
