@@ -147,7 +147,7 @@ def _due_exists(model: type[Base], due: str):  # type: ignore[no-untyped-def]
         select(table.c.id)
         .where(
             table.c[due] <= bindparam("w_now", type_=table.c[due].type),
-            or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("w_stale", type_=table.c[due].type)),
+            or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("w_stale", type_=table.c.claimed_at.type)),
         )
         .exists()
     )
@@ -180,7 +180,10 @@ def _claim(dialect: str, model: type[Base], due: str, returning: tuple[str, ...]
     now = bindparam("c_now", type_=table.c[due].type)
     candidates = (
         select(table.c.id)
-        .where(table.c[due] <= now, or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("c_stale", type_=now.type)))
+        .where(
+            table.c[due] <= now,
+            or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("c_stale", type_=table.c.claimed_at.type)),
+        )
         .order_by(table.c[due])
         .limit(bindparam("c_limit", type_=Integer))
     )
