@@ -89,6 +89,9 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         # now and then, so this holds only the chats written to in the last second or so.
         self._chat_next: dict[object, float] = {}
         self._overall, self._bulk = self._new_limiters()
+        # aiolimiter lets a newcomer take a freed slot before those already waiting; requests queue
+        # here first (asyncio.Lock wakes its waiters in order), so slots go first come, first served.
+        self._queue = asyncio.Lock()
         # Flood-control pause shared by all requests: the event loop time at which sending
         # may resume, and a counter bumped by every new pause.
         self._resume_at = 0.0
@@ -105,6 +108,7 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
     async def initialize(self) -> None:
         """Start from a clean state (limiters are bound to the running event loop)."""
         self._overall, self._bulk = self._new_limiters()
+        self._queue = asyncio.Lock()
         self._chat_next = {}
         self._resume_at = 0.0
         self._pause_generation = 0
@@ -202,7 +206,8 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 return
             if bulk:
                 await self._bulk.acquire()
-            await self._overall.acquire()
+            async with self._queue:
+                await self._overall.acquire()
             # If flood control began while we queued for a slot, queue again after it, so
             # the requests held back do not all go out at once when it ends.
             if self._pause_generation == generation:
