@@ -260,7 +260,7 @@ async def hellos(templates: common.Templates, due: int, api: Callable[[FakeClock
         with common.timed() as timer:
             await common.tick_once(application)
         async with services_of(application).sessions() as session:  # every variant must record it all
-            written = await session.scalar(select(func.count()).where(Hello.sent_at >= population.now))
+            written = await common.hellos_sent_since(session, population.now)
             claimed = await session.scalar(select(func.count()).where(Participant.claim_token.is_not(None)))
     common.check(errors)
     if written != due or claimed:

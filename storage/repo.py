@@ -61,10 +61,15 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
     return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
 
 
-_ADD_CHECKIN = {
-    name: dialect.insert(CheckIn.__table__).on_conflict_do_nothing(index_elements=[CheckIn.participant_id, CheckIn.day])
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+def _insert_or_skip(table, columns: list) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT (`columns`) DO NOTHING into `table`, built once for each backend."""
+    return {
+        name: dialect.insert(table).on_conflict_do_nothing(index_elements=columns)
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    }
+
+
+_ADD_CHECKIN = _insert_or_skip(CheckIn.__table__, [CheckIn.participant_id, CheckIn.day])
 
 
 async def add_checkin(session: AsyncSession, participant_id: int, day: dt.date, at: dt.datetime, source: str) -> bool:
@@ -140,59 +145,57 @@ class DueWork:
     activities: bool
 
 
-def _due_exists(model: type[Base], due: str):  # type: ignore[no-untyped-def]
-    """Whether some row of `model` has its `due` moment by `w_now` and no live worker holds it."""
-    table = model.__table__
+def _claimable(table, due: str):  # type: ignore[no-untyped-def]
+    """Rows of `table` whose `due` moment has come by `now` and that no live worker holds (a claim
+    older than `stale` belongs to a worker that died): the parameters `now` and `stale`."""
     return (
-        select(table.c.id)
-        .where(
-            table.c[due] <= bindparam("w_now", type_=table.c[due].type),
-            or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("w_stale", type_=table.c.claimed_at.type)),
-        )
-        .exists()
+        table.c[due] <= bindparam("now", type_=table.c[due].type),
+        or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("stale", type_=table.c.claimed_at.type)),
     )
+
+
+def _due_exists(model: type[Base], due: str):  # type: ignore[no-untyped-def]
+    """Whether some row of `model` is claimable (see :func:`_claimable`)."""
+    table = model.__table__
+    return select(table.c.id).where(*_claimable(table, due)).exists()
 
 
 _DUE_WORK = select(
     _due_exists(Participant, "next_hello_at"),
     _due_exists(Notice, "due_at"),
     _due_exists(FamilyMember, "next_note_at"),
-    select(Activity.id).where(Activity.starts_at > bindparam("w_now"), Activity.cancelled_at.is_(None)).exists(),
+    select(Activity.id).where(Activity.starts_at > bindparam("now"), Activity.cancelled_at.is_(None)).exists(),
 )
 
 
 async def due_work(session: AsyncSession, now: dt.datetime, stale_before: dt.datetime) -> DueWork:
     """What the tick has to do, in one read: most ticks find nothing, and then cost one statement."""
-    row = (await session.execute(_DUE_WORK, {"w_now": now, "w_stale": stale_before})).one()
+    row = (await session.execute(_DUE_WORK, {"now": now, "stale": stale_before})).one()
     return DueWork(*(bool(value) for value in row))
 
 
 @functools.lru_cache(maxsize=16)
 def _claim(dialect: str, model: type[Base], due: str, returning: tuple[str, ...]) -> Update:
-    """UPDATE ... RETURNING that claims up to `c_limit` rows of `model` whose `due` moment has come
-    by `c_now`, for the claim token `c_token`; built once per table and backend.
+    """UPDATE ... RETURNING that claims up to `limit` rows of `model` that are claimable
+    (:func:`_claimable`), for the claim token `token`; built once per table and backend.
 
-    A claim older than `c_stale` (its worker died) is taken over. On PostgreSQL the candidate
+    A claim older than `stale` (its worker died) is taken over. On PostgreSQL the candidate
     rows are locked with SKIP LOCKED so several workers never claim the same row; on SQLite the
     single UPDATE runs inside an immediate transaction and is atomic by itself.
     """
     table = model.__table__
-    now = bindparam("c_now", type_=table.c[due].type)
     candidates = (
         select(table.c.id)
-        .where(
-            table.c[due] <= now,
-            or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("c_stale", type_=table.c.claimed_at.type)),
-        )
+        .where(*_claimable(table, due))
         .order_by(table.c[due])
-        .limit(bindparam("c_limit", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
     )
     if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     return (
         update(table)
         .where(table.c.id.in_(candidates.scalar_subquery()))
-        .values(claimed_at=now, claim_token=bindparam("c_token", type_=table.c.claim_token.type))
+        .values(claimed_at=bindparam("now"), claim_token=bindparam("token", type_=table.c.claim_token.type))
         .returning(*(table.c[name] for name in returning))
     )
 
@@ -209,7 +212,7 @@ async def _claimed(
 ) -> Sequence[Row]:
     """Claim due rows of `model` (see :func:`_claim`) and return their `returning` columns."""
     statement = _claim(session.bind.dialect.name, model, due, returning)
-    values = {"c_now": now, "c_token": token, "c_limit": limit, "c_stale": stale_before}
+    values = {"now": now, "token": token, "limit": limit, "stale": stale_before}
     return (await session.execute(statement, values)).all()
 
 
@@ -242,10 +245,7 @@ async def claim_due(
 
 
 _ADD_HELLOS = insert(Hello.__table__)
-_ADD_OFFERS = {
-    name: dialect.insert(TaskOffer.__table__).on_conflict_do_nothing(index_elements=["participant_id", "day", "task_id"])
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+_ADD_OFFERS = _insert_or_skip(TaskOffer.__table__, ["participant_id", "day", "task_id"])
 
 
 async def add_hellos(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
