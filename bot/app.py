@@ -17,6 +17,7 @@ from bot.content import TaskCatalog, load_crisis_detector, load_helplines
 from bot.i18n import LANGUAGES, Catalogs
 from bot.ratelimit import PacedRateLimiter
 from bot.services import SERVICES_KEY, Context, Services
+from bot.transport import AiohttpRequest
 from bot.updates import ChatOrderedProcessor
 from core.clock import Clock, SystemClock
 from schedules.tick import schedule_tick
@@ -59,10 +60,11 @@ def build_application(
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
     )
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    # Telegram over aiohttp unless told otherwise (bot/transport.py says why); long polling keeps
+    # one connection of its own, as in PTB.
+    builder = builder.request(request or AiohttpRequest()).get_updates_request(
+        get_updates_request or AiohttpRequest(connection_pool_size=1)
+    )
     if not updater:  # webhook mode: updates arrive through bot.webhook, not by polling
         builder = builder.updater(None)
     application = builder.build()

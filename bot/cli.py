@@ -32,6 +32,7 @@ QUIET_LIBRARIES = {
     "telegram": logging.INFO,  # at DEBUG: whole updates and API parameters (texts, names), the token URL
     "httpx": logging.WARNING,  # at INFO: every request URL, which holds the token
     "httpcore": logging.WARNING,
+    "aiohttp": logging.WARNING,  # the bot's transport (bot/transport.py); its DEBUG log has connection details
     "sqlalchemy": logging.WARNING,  # at INFO: every SQL statement with its parameters
     "aiosqlite": logging.WARNING,  # at DEBUG: every statement with its parameters
     "asyncpg": logging.WARNING,
