@@ -100,6 +100,10 @@ class Turn:
     # Whether this chat owes words as a volunteer and as a family member (repo.prompts_waiting),
     # read with the participant when there is one.
     prompts: tuple[bool, bool] | None = None
+    # The participant's latest hello (repo.latest_hello_state), read with the participant; read
+    # again (latest_hello_fresh False) once this turn has counted a day.
+    latest_hello: tuple[dt.date, bool] | None = None
+    latest_hello_fresh: bool = False
 
     @property
     def data(self) -> str:
@@ -131,7 +135,8 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
             return
         now = services.clock.now()
         async with services.one_writer(), services.sessions() as session:
-            participant, prompts = await repo.participant_with_prompts(session, chat.id)
+            state = await repo.chat_state(session, chat.id)
+            participant = state.participant
             default_zone = services.settings.default_timezone
             if participant is not None and participant.blocked_at is not None:
                 # They wrote again after blocking the bot: they can be reached again.
@@ -150,7 +155,10 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
                 update.effective_user.language_code if update.effective_user else None,
                 services.settings.default_language,
             )
-            turn = Turn(update, services, session, participant, services.catalogs[language], now, prompts)
+            turn = Turn(
+                update, services, session, participant, services.catalogs[language], now,
+                state.prompts, state.latest_hello, latest_hello_fresh=participant is not None,
+            )
             outs = await fn(turn)
             if welcomed and not any(isinstance(out, Send) and out.urgent for out in outs):
                 outs = [Send(turn.t("welcome_back")), *outs]

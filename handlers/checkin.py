@@ -15,15 +15,23 @@ from storage.models import Participant, Status
 COUNTED = (Status.ACTIVE, Status.PAUSED)
 
 
+async def latest_hello(turn: Turn, participant: Participant) -> tuple[dt.date, bool] | None:
+    """The participant's latest hello's day and whether that day is counted
+    (:func:`repo.latest_hello_state`), as read at the start of the turn unless a day was counted since."""
+    if turn.latest_hello_fresh and participant is turn.participant:
+        return turn.latest_hello
+    return await repo.latest_hello_state(turn.session, participant.id)
+
+
 async def answer_day(turn: Turn, participant: Participant) -> dt.date:
     """The day an answer now belongs to: the latest hello's, until a newer hello comes; otherwise
     (the latest was answered already, or none was sent) the current hello-day."""
-    return answer_day_after(turn, participant, await repo.latest_hello_state(turn.session, participant.id))
+    return answer_day_after(turn, participant, await latest_hello(turn, participant))
 
 
 def answer_day_after(turn: Turn, participant: Participant, latest: tuple[dt.date, bool] | None) -> dt.date:
     """:func:`answer_day` for a caller that has read the latest hello already
-    (:func:`repo.latest_hello_state`)."""
+    (:func:`latest_hello`)."""
     if latest is not None and not latest[1]:
         return latest[0]
     zone = zone_of(participant, turn.services.settings.default_timezone)
@@ -34,6 +42,7 @@ async def count_day(turn: Turn, participant: Participant, day: dt.date, source: 
     """Count `day` as a day the participant showed up; False if it already was (a double tap)."""
     counted = await repo.add_checkin(turn.session, participant.id, day, turn.now, source)
     if counted:
+        turn.latest_hello_fresh = False  # the latest hello may be counted now
         turn.services.metrics.checkins.inc()
     return counted
 
@@ -56,7 +65,7 @@ async def hello_button(turn: Turn) -> list[Out]:
         return [Toast(turn.t("button.stale"))]
     day, answer = parsed
     # The button must name a hello this very person received; anything else is forged or foreign.
-    latest = await repo.latest_hello_state(turn.session, participant.id)
+    latest = await latest_hello(turn, participant)
     if (latest is None or latest[0] != day) and not await repo.hello_exists(turn.session, participant.id, day):
         return [Toast(turn.t("button.stale"))]
     target = answer_day_after(turn, participant, latest)

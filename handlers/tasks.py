@@ -8,7 +8,7 @@ from core.ladder import GROUP_LEVEL, RULES, Outcome, choose_task, is_steady, may
 from core.schedule import Window, hello_day_for
 from handlers import views
 from handlers.base import Edit, Out, Send, SetButtons, Toast, Turn, small_number
-from handlers.checkin import COUNTED, answer_day_after, count_day
+from handlers.checkin import COUNTED, answer_day_after, count_day, latest_hello
 from schedules.planning import zone_of
 from storage import repo
 from storage.models import Participant, Status, TaskOffer
@@ -33,7 +33,7 @@ def _parse(data: str, answers: set[str] | None) -> tuple[dt.date, str, str] | No
 
 
 def _is_open(offer: TaskOffer, latest: tuple[dt.date, bool] | None) -> bool:
-    """A task stays open until the next hello after it (`latest`: repo.latest_hello_state)."""
+    """A task stays open until the next hello after it (`latest`: checkin.latest_hello)."""
     return latest is None or offer.day >= latest[0]
 
 
@@ -59,7 +59,7 @@ async def task_button(turn: Turn) -> list[Out]:
         return [Toast(turn.t("button.stale"))]
     if offer.outcome in (Outcome.DONE, Outcome.TOO_MUCH):
         return [Toast(turn.t("checkin.already"))]
-    latest = await repo.latest_hello_state(turn.session, participant.id)
+    latest = await latest_hello(turn, participant)
     if not _is_open(offer, latest):
         return [Toast(turn.t("task.passed")), SetButtons(None)]
     outcome = TASK_ANSWERS[answer]

@@ -7,7 +7,23 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, Result, Row, Update, bindparam, delete, func, insert, or_, select, true, update
+from sqlalchemy import (
+    Integer,
+    Result,
+    Row,
+    Table,
+    TextClause,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,21 +77,29 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
     return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
 
 
-def _insert_or_skip(table, columns: list) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """INSERT ... ON CONFLICT (`columns`) DO NOTHING into `table`, built once for each backend."""
-    return {
-        name: dialect.insert(table).on_conflict_do_nothing(index_elements=columns)
-        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-    }
+def _insert_or_skip(table: Table, conflict: Sequence[str], columns: Sequence[str]) -> TextClause:
+    """INSERT INTO `table` (`columns`) ... ON CONFLICT (`conflict`) DO NOTHING, one statement that
+    SQLite and PostgreSQL both take, its values typed by the columns' own types.
+
+    Written as text because SQLAlchemy does not cache the compiled form of its dialects'
+    ``on_conflict_do_nothing`` inserts: built that way, each execution compiled the statement
+    anew, about as costly as running it. A text statement is compiled once."""
+    def quoted(names: Sequence[str]) -> str:
+        return ", ".join(f'"{table.c[name].name}"' for name in names)
+
+    sql = (
+        f'INSERT INTO "{table.name}" ({quoted(columns)}) VALUES ({", ".join(f":{name}" for name in columns)}) '
+        f"ON CONFLICT ({quoted(conflict)}) DO NOTHING"
+    )
+    return text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns))
 
 
-_ADD_CHECKIN = _insert_or_skip(CheckIn.__table__, [CheckIn.participant_id, CheckIn.day])
+_ADD_CHECKIN = _insert_or_skip(CheckIn.__table__, ["participant_id", "day"], ["participant_id", "day", "at", "source"])
 
 
 async def add_checkin(session: AsyncSession, participant_id: int, day: dt.date, at: dt.datetime, source: str) -> bool:
     """Record that the participant showed up on `day`. False if that day was already counted."""
-    statement = _ADD_CHECKIN[session.bind.dialect.name]
-    result = await session.execute(statement, {"participant_id": participant_id, "day": day, "at": at, "source": source})
+    result = await session.execute(_ADD_CHECKIN, {"participant_id": participant_id, "day": day, "at": at, "source": source})
     return bool(result.rowcount)
 
 
@@ -245,7 +269,11 @@ async def claim_due(
 
 
 _ADD_HELLOS = insert(Hello.__table__)
-_ADD_OFFERS = _insert_or_skip(TaskOffer.__table__, ["participant_id", "day", "task_id"])
+_ADD_OFFERS = _insert_or_skip(
+    TaskOffer.__table__,
+    ["participant_id", "day", "task_id"],
+    ["participant_id", "task_id", "level", "day", "offered_at", "kind"],
+)
 
 
 async def add_hellos(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
@@ -257,7 +285,7 @@ async def add_hellos(session: AsyncSession, rows: Sequence[dict[str, object]]) -
 async def add_offers(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Record several offered tasks in one statement; one offered twice on a day is a no-op."""
     if rows:
-        await session.execute(_ADD_OFFERS[session.bind.dialect.name], list(rows))
+        await session.execute(_ADD_OFFERS, list(rows))
 
 
 @functools.lru_cache(maxsize=256)
@@ -587,14 +615,13 @@ async def remove(session: AsyncSession, row: Base) -> None:
 # --- webhook workers ----------------------------------------------------------------------------------
 
 
+_FIRST_DELIVERY = _insert_or_skip(ProcessedUpdate.__table__, ["update_id"], ["update_id", "received_at"])
+
+
 async def first_delivery(session: AsyncSession, update_id: int, at: dt.datetime) -> bool:
     """Record an update id; False if some worker already took this update in (a retried delivery)."""
-    statement = (
-        _insert(session)(ProcessedUpdate)
-        .values(update_id=update_id, received_at=at)
-        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-    )
-    return bool((await session.execute(statement)).rowcount)
+    result = await session.execute(_FIRST_DELIVERY, {"update_id": update_id, "received_at": at})
+    return bool(result.rowcount)
 
 
 async def forget_deliveries_before(session: AsyncSession, before: dt.datetime) -> None:
@@ -850,14 +877,18 @@ def notice_row(
     return {"participant_id": participant_id, "kind": kind, "due_at": due_at, "activity_id": activity_id, "cheer_id": cheer_id}
 
 
+_ADD_NOTICES = _insert_or_skip(
+    Notice.__table__,
+    ["participant_id", "kind", "activity_id"],
+    ["participant_id", "kind", "due_at", "activity_id", "cheer_id"],
+)
+
+
 async def add_notices(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Plan several messages in one statement (rows from :func:`notice_row`); one already planned
     for the same person, kind and activity is left as it is."""
     if rows:
-        statement = _insert(session)(Notice.__table__).on_conflict_do_nothing(
-            index_elements=["participant_id", "kind", "activity_id"]
-        )
-        await session.execute(statement, list(rows))
+        await session.execute(_ADD_NOTICES, list(rows))
 
 
 async def delete_notices(
@@ -1066,16 +1097,45 @@ _VOLUNTEER_ASKED = (
 )
 _FAMILY_ASKED = select(FamilyMember.id).where(FamilyMember.chat_id == _CHAT, FamilyMember.awaiting.is_not(None)).exists()
 _PROMPTS_WAITING = select(_VOLUNTEER_ASKED, _FAMILY_ASKED)
-_PARTICIPANT_WITH_PROMPTS = select(Participant, _VOLUNTEER_ASKED, _FAMILY_ASKED).where(Participant.chat_id == _CHAT)
+_LATEST_HELLO_DAY = (
+    select(Hello.day)
+    .where(Hello.participant_id == Participant.id)
+    .order_by(Hello.day.desc())
+    .limit(1)
+    .correlate(Participant)
+    .scalar_subquery()
+)
+_LATEST_HELLO_ANSWERED = (
+    select(CheckIn.day)
+    .where(CheckIn.participant_id == Participant.id, CheckIn.day == _LATEST_HELLO_DAY)
+    .correlate(Participant)
+    .exists()
+)
+_CHAT_STATE = select(
+    Participant, _VOLUNTEER_ASKED, _FAMILY_ASKED, _LATEST_HELLO_DAY, _LATEST_HELLO_ANSWERED
+).where(Participant.chat_id == _CHAT)
 
 
-async def participant_with_prompts(
-    session: AsyncSession, chat_id: int
-) -> tuple[Participant | None, tuple[bool, bool] | None]:
-    """The participant of this chat and, if there is one, :func:`prompts_waiting` for the chat,
-    in one query (every update reads the first, every text needs the second)."""
-    row = (await session.execute(_PARTICIPANT_WITH_PROMPTS, {"chat_id": chat_id})).first()
-    return (row[0], (bool(row[1]), bool(row[2]))) if row else (None, None)
+@dataclass(frozen=True, slots=True)
+class ChatState:
+    """What almost every update needs first, read in one query (:func:`chat_state`)."""
+
+    participant: Participant | None
+    # prompts_waiting() for the chat: whether it owes words as a volunteer and as a family member.
+    prompts: tuple[bool, bool] | None
+    # latest_hello_state() for the participant.
+    latest_hello: tuple[dt.date, bool] | None
+
+
+async def chat_state(session: AsyncSession, chat_id: int) -> ChatState:
+    """The participant of this chat and, if there is one, :func:`prompts_waiting` for the chat
+    and :func:`latest_hello_state` for the participant, in one query: every update reads the
+    first, every text needs the second, and every answer to a hello or a task the third."""
+    row = (await session.execute(_CHAT_STATE, {"chat_id": chat_id})).first()
+    if row is None:
+        return ChatState(None, None, None)
+    latest = (row[3], bool(row[4])) if row[3] is not None else None
+    return ChatState(row[0], (bool(row[1]), bool(row[2])), latest)
 
 
 async def prompts_waiting(session: AsyncSession, chat_id: int) -> tuple[bool, bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import repo
@@ -71,6 +71,42 @@ async def test_a_day_is_counted_once(engine: AsyncEngine) -> None:
         await session.commit()
     async with sessions() as session:
         assert await repo.history(session, pid) == ({day}, set())
+
+
+async def test_the_hot_inserts_are_compiled_once(engine: AsyncEngine) -> None:
+    """The statements behind every check-in, offered task, planned notice and webhook delivery are
+    compiled once and reused (SQLAlchemy does not cache its dialects' ON CONFLICT inserts, which
+    cost as much to compile as to run); each still skips a duplicate and stores typed values."""
+    [pid] = await add_active(engine, 1)
+    compiled: dict[str, list[object]] = {}
+
+    def seen(_conn, _cursor, statement: str, _params, context, _many: bool) -> None:  # noqa: ANN001
+        if statement.startswith("INSERT"):
+            compiled.setdefault(statement.split()[2].strip('"'), []).append(context.compiled)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    sessions = session_factory(engine)
+    day = dt.date(2026, 3, 2)
+    offer = {"participant_id": pid, "task_id": "t1", "level": 0, "day": day, "offered_at": NOW, "kind": "hello"}
+    for attempt in range(2):
+        async with sessions() as session:
+            assert await repo.add_checkin(session, pid, day, NOW, "here") is (attempt == 0)
+            await repo.add_offers(session, [offer])
+            await repo.add_notices(session, [repo.notice_row(pid, "kind_word", NOW)])
+            assert await repo.first_delivery(session, 77, NOW) is (attempt == 0)
+            await session.commit()
+    event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert set(compiled) == {"checkins", "task_offers", "notices", "processed_updates"}
+    for table, each in compiled.items():
+        assert len(each) == 2 and each[0] is each[1], table
+    async with sessions() as session:
+        assert await repo.history(session, pid) == ({day}, set())
+        assert await repo.offer(session, pid, day, "t1") is not None
+        # Due by a minute later (the time was stored as the column's type compares), and two:
+        # a notice without an activity never conflicts with another.
+        due = await repo.claim_notices(session, NOW + dt.timedelta(minutes=1), "t", 10, NOW - dt.timedelta(hours=1))
+        assert [notice.kind for notice in due] == ["kind_word", "kind_word"]
+        assert await repo.claim_notices(session, NOW - dt.timedelta(minutes=1), "u", 10, NOW - dt.timedelta(hours=1)) == []
 
 
 async def test_claims_are_exclusive_and_ordered_by_due_time(engine: AsyncEngine) -> None:
