@@ -1,11 +1,12 @@
-"""Sending a text message without building PTB objects the bot never reads.
+"""Sending and editing text messages without building PTB objects the bot never reads.
 
 ``Bot.send_message`` serialises the buttons by walking every attribute of every PTB object and
 turns Telegram's answer into a full ``Message`` (chat, sender, buttons and all). The bot only ever
 needs the new message's id, and these two steps were the largest share of the CPU time of a hello
 and of a reply (bench/README.md). :func:`send_text` writes the buttons directly and reads only the
-id; it goes through the same ``ExtBot`` pipeline, so the rate limiter, retries, errors and the
-request layer are exactly those of ``send_message``.
+id; :func:`edit_text` and :func:`edit_buttons` do the same for the edits a tapped button makes
+(whose answer the bot never reads). All go through the same ``ExtBot`` pipeline, so the rate
+limiter, retries, errors and the request layer are exactly those of PTB's own methods.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import warnings
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.warnings import PTBUserWarning
 
-# Bot.do_api_request is used for a method PTB has its own function for, on purpose; PTB warns
+# Bot.do_api_request is used for methods PTB has its own functions for, on purpose; PTB warns
 # about that at every call.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'", category=PTBUserWarning)
+warnings.filterwarnings(
+    "ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText|editMessageReplyMarkup)'", category=PTBUserWarning
+)
 
 # The button fields written here; a button with any other is serialised by PTB instead.
 _PLAIN_BUTTON = ("text", "url", "callback_data")
@@ -61,3 +64,23 @@ async def send_text(
     rate_limit_args = {"bulk": True} if bulk else None
     answer = await bot.do_api_request("sendMessage", arguments, rate_limit_args=rate_limit_args)  # type: ignore[call-arg]
     return int(answer["message_id"])
+
+
+async def edit_text(bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Replace the words (and buttons: none if `markup` is None) of a message in `chat_id`. Raises
+    ``TelegramError`` as ``edit_message_text`` does (``BadRequest`` for a message that is gone)."""
+    arguments: dict[str, object] = {"chat_id": chat_id, "message_id": message_id, "text": text}
+    buttons = markup_json(markup)
+    if buttons is not None:
+        arguments["reply_markup"] = buttons
+    await bot.do_api_request("editMessageText", arguments)
+
+
+async def edit_buttons(bot: Bot, chat_id: int, message_id: int, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace a message's buttons (None takes them all off); its words stay. Raises
+    ``TelegramError`` as ``edit_message_reply_markup`` does."""
+    arguments: dict[str, object] = {"chat_id": chat_id, "message_id": message_id}
+    buttons = markup_json(markup)
+    if buttons is not None:
+        arguments["reply_markup"] = buttons
+    await bot.do_api_request("editMessageReplyMarkup", arguments)

@@ -18,7 +18,7 @@ from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import Translator, guess_language
-from bot.sending import send_text
+from bot.sending import edit_buttons, edit_text, send_text
 from bot.services import Context, Services
 from schedules.planning import note_contact, reschedule
 from storage import repo
@@ -203,7 +203,7 @@ async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
                 await send_text(context.bot, chat_id, out.text, out.markup)
                 continue
             try:
-                await query.edit_message_text(out.text, reply_markup=out.markup)
+                await edit_text(context.bot, chat_id, query.message.message_id, out.text, out.markup)
             except BadRequest as exc:
                 if "not modified" in exc.message:
                     continue
@@ -213,6 +213,6 @@ async def deliver(update: Update, context: Context, outs: list[Out]) -> None:
                 raise
         elif isinstance(out, SetButtons) and query is not None and query.message is not None:
             try:
-                await query.edit_message_reply_markup(out.markup)
+                await edit_buttons(context.bot, chat_id, query.message.message_id, out.markup)
             except BadRequest as exc:
                 log.info("buttons could not be changed: %s", type(exc).__name__)

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, LoginUrl
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.fakeapi import FakeBotAPI
 from bot.ratelimit import PacedRateLimiter
-from bot.sending import markup_json, send_text
+from bot.sending import edit_buttons, edit_text, markup_json, send_text
 from tests.test_ratelimit import FakeSleep, ignore_retry_after_deprecation
 
 CHAT = 424242
@@ -93,3 +93,27 @@ async def test_errors_reach_the_caller(app: Application) -> None:
 
     with pytest.raises(Forbidden):
         await send_text(app.bot, CHAT, "hello")
+
+
+async def test_edits_change_the_words_and_the_buttons_of_that_message_only(app: Application) -> None:
+    first = await send_text(app.bot, CHAT, "hello", PLAIN)
+    second = await send_text(app.bot, CHAT, "again", PLAIN)
+    keep = InlineKeyboardMarkup([PLAIN.inline_keyboard[1]])
+
+    await edit_buttons(app.bot, CHAT, first, keep)
+    await edit_text(app.bot, CHAT, second, "edited")  # no markup: the buttons go
+
+    first_now, second_now = api_of(app).messages(CHAT)
+    assert first_now.text == "hello" and [[b.text for b in row] for row in first_now.buttons] == [["Helpline"]]
+    assert second_now.text == "edited" and second_now.buttons == []
+    await edit_buttons(app.bot, CHAT, first, None)
+    assert api_of(app).messages(CHAT)[0].buttons == []
+    await edit_text(app.bot, CHAT, first, "with buttons", PLAIN)
+    assert api_of(app).messages(CHAT)[0].button_texts == ["I'm here", "いいえ", "Helpline"]
+
+
+async def test_an_edit_of_a_message_that_is_gone_raises_as_ptb_does(app: Application) -> None:
+    with pytest.raises(BadRequest, match="not found"):
+        await edit_text(app.bot, CHAT, 999, "edited")
+    with pytest.raises(BadRequest, match="not found"):
+        await edit_buttons(app.bot, CHAT, 999, None)
