@@ -145,7 +145,7 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
             message = update.effective_message
             if message is not None and (message.text or "").startswith("/"):
                 # A command leaves any half-typed answer behind.
-                if participant is not None:
+                if participant is not None and participant.awaiting is not None:
                     participant.awaiting = None
                 await repo.clear_family_prompt(session, chat.id)
                 await repo.clear_volunteer_prompt(session, chat.id)

@@ -19,8 +19,12 @@ def note_contact(participant: Participant, now: dt.datetime, rng: random.Random,
     """Someone wrote or tapped: no hello is unanswered any more. If the bot had slowed down for a
     quiet spell, the chosen rhythm comes back; returns True then (time for a plain welcome back)."""
     welcome = participant.status == Status.ACTIVE and welcomes_back(participant.unanswered)
-    participant.unanswered = 0
-    participant.quiet_since = None
+    # Only what changes is written: assigning even an equal value marks the row changed, and
+    # the session would then work out an UPDATE at every commit.
+    if participant.unanswered:
+        participant.unanswered = 0
+    if participant.quiet_since is not None:
+        participant.quiet_since = None
     if welcome:
         reschedule(participant, now, rng, default_zone, not_before=now + SETTLE_TIME)
     return welcome

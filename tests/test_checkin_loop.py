@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from storage.models import CheckIn, Hello, Status
 from tests.harness import Harness
@@ -114,6 +115,39 @@ async def test_a_reply_days_later_still_answers_the_last_hello(bot: Harness) -> 
     await bot.tick()
     await bot.sticker(ME)
     assert await checkins(bot) == [(monday, "media")]
+
+
+async def test_an_answer_writes_the_day_and_nothing_else(bot: Harness) -> None:
+    """A check-in from someone with nothing unanswered writes its one row and leaves the
+    participant untouched: assigning even equal values would make the session work out an
+    UPDATE (a flush) at every commit, the largest cost of an answer after the statements."""
+    await onboard(bot)
+    await to_next_hello(bot)
+    await bot.tap(ME, "I'm here")  # nothing is unanswered now
+    bot.clock.advance(dt.timedelta(days=1))
+    await to_next_hello(bot)
+    await bot.tap(ME, "I'm here")
+    statements: list[str] = []
+    flushes: list[int] = []
+
+    def seen(_conn, _cursor, statement: str, *_rest) -> None:  # noqa: ANN001
+        statements.append(statement.split()[0].upper())
+
+    def flushed(session: Session, *_rest) -> None:
+        flushes.append(len(session.dirty))
+
+    engine = bot.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(Session, "before_flush", flushed)
+    try:
+        assert await bot.send(ME, "a quiet evening") == [bot.t("checkin.text_again")]
+        assert await bot.sticker(ME) == [bot.t("checkin.text_again")]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(Session, "before_flush", flushed)
+    assert flushes == []
+    assert "UPDATE" not in statements, statements
+    assert statements.count("INSERT") == 2  # the day, tried once per answer and skipped
 
 
 async def test_progress_counts_days_and_bridges_one_rest_day(bot: Harness) -> None:
