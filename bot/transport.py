@@ -12,7 +12,10 @@ aiohttp 0.5 and 0.4 ms). Komorebi handles updates concurrently, so it talks to T
   whole request is bounded by the sum of the four (aiohttp has no timeout for writing alone), so no
   request can hang forever;
 - a timeout raises ``telegram.error.TimedOut``; any other failure to get an answer
-  ``NetworkError``. The error text names the failure, never the URL (it holds the bot's token).
+  ``NetworkError``. The error text names the failure, never the URL (it holds the bot's token);
+- as with httpx, Telegram's certificate is checked against certifi's CA bundle (not whatever the
+  machine's store holds), and the ``HTTPS_PROXY``/``HTTP_PROXY`` settings of the environment are
+  followed.
 
 The status code and body go back to PTB unread: PTB turns 429, 401, 400 and the rest into its
 own errors, exactly as with httpx.
@@ -20,9 +23,12 @@ own errors, exactly as with httpx.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
@@ -76,9 +82,10 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                connector=aiohttp.TCPConnector(limit=self._pool_size, ssl=tls_context()),
                 cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets no cookies
                 headers={"User-Agent": self.USER_AGENT},
+                trust_env=True,  # proxies from the environment, as httpx does
             )
 
     async def shutdown(self) -> None:
@@ -129,6 +136,13 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {_without_url(exc, url)}") from exc
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """Certificates checked against certifi's CA bundle, as PTB's httpx transport does (a slim
+    container image may have no system store at all)."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _timeout(

@@ -5,6 +5,7 @@ on both, and then its own promises (timeouts, errors that never carry the token,
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
@@ -18,7 +19,7 @@ from bot.config import Settings
 from bot.fakeapi import text_update
 from bot.fakeserver import FakeBotServer
 from bot.ratelimit import retry_after_seconds
-from bot.transport import AiohttpRequest, _timeout, _without_url
+from bot.transport import AiohttpRequest, _timeout, _without_url, tls_context
 
 TOKEN = "4242:TRANSPORT-SECRET-abcdefghijklmnop"
 
@@ -166,3 +167,17 @@ def test_the_bot_talks_to_telegram_through_it() -> None:
         application = build_application(settings, updater=updater)
         assert isinstance(application.bot.request, AiohttpRequest)
         assert isinstance(application.bot._request[0], AiohttpRequest)  # the long-polling one (PTB's own slot)
+
+
+async def test_it_checks_certificates_against_certifi_and_follows_proxy_settings() -> None:
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 100  # certifi's bundle, loaded
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        session = request._session
+        assert session is not None and session.trust_env
+        assert session.connector._ssl is context  # the connector uses it for every HTTPS request
+    finally:
+        await request.shutdown()
