@@ -262,6 +262,9 @@ async def _process_batch(
     ids = [due.participant_id for due, _ in to_send]
     notes = await repo.pending_notes(session, ids) if to_send else {}
     cheers = await repo.pending_cheers(session, ids) if to_send else {}
+    # The reads' transaction ends before anything is sent: on SQLite it holds the write lock, and
+    # a round trip to Telegram must not keep people's answers waiting for it.
+    await session.commit()
     prepared: list[Prepared] = []
     outgoing: list[Outgoing] = []
     for due, decision in to_send:

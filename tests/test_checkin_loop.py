@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -148,6 +150,36 @@ async def test_an_answer_writes_the_day_and_nothing_else(bot: Harness) -> None:
     assert flushes == []
     assert "UPDATE" not in statements, statements
     assert statements.count("INSERT") == 2  # the day, tried once per answer and skipped
+
+
+async def test_the_database_is_free_while_a_hello_is_on_its_way(bot: Harness) -> None:
+    """While the tick waits for Telegram to take a hello, it holds no transaction: on SQLite
+    another connection can take the write lock at once, so answers are never kept waiting."""
+    engine = bot.services.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL an open read transaction holds no lock that answers wait for")
+    await onboard(bot)
+    participant = await bot.participant(ME)
+    bot.clock.set(participant.next_hello_at)
+    free: list[bool] = []
+
+    async def while_sending(method: str, _params: dict) -> None:
+        if method == "sendMessage":
+            other = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # "database is locked" if the tick holds the lock
+                other.execute("ROLLBACK")
+                free.append(True)
+            except sqlite3.OperationalError:
+                free.append(False)
+            finally:
+                other.close()
+
+    bot.api.delay_hook = while_sending
+    await bot.tick()
+    bot.api.delay_hook = None
+    assert free == [True]
+    assert await hello_count(bot) == 1
 
 
 async def test_progress_counts_days_and_bridges_one_rest_day(bot: Harness) -> None:
