@@ -30,9 +30,10 @@ async def run_family_tick(application: Application) -> int:
             t = services.catalogs[member.language]
             tip = t(f"family.tip.{member.tips_seen % TIPS + 1}")
             text, markup = views.family_weekly(t, relatives, tip)
+            await session.commit()  # no transaction held open while the note is on its way
+            result = await send_bulk(application.bot, text, markup, member.chat_id)
             member.claimed_at = None
             member.claim_token = None
-            result = await send_bulk(application.bot, text, markup, member.chat_id)
             if isinstance(result, Sent):
                 member.tips_seen += 1
                 member.send_failures = 0

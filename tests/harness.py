@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -149,3 +150,17 @@ class Harness:
 
     def sent_to(self, user: int) -> list[FakeMessage]:
         return self.api.messages(user)
+
+
+def sqlite_write_lock_free(engine: AsyncEngine) -> bool:
+    """Whether another connection could take SQLite's write lock right now (that is, nothing of
+    the bot's holds a transaction open)."""
+    other = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if someone holds the lock
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()

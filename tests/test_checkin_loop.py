@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import CheckIn, Hello, Status
-from tests.harness import Harness
+from tests.harness import Harness, sqlite_write_lock_free
 from tests.test_onboarding import ME, onboard
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -165,15 +164,7 @@ async def test_the_database_is_free_while_a_hello_is_on_its_way(bot: Harness) ->
 
     async def while_sending(method: str, _params: dict) -> None:
         if method == "sendMessage":
-            other = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
-            try:
-                other.execute("BEGIN IMMEDIATE")  # "database is locked" if the tick holds the lock
-                other.execute("ROLLBACK")
-                free.append(True)
-            except sqlite3.OperationalError:
-                free.append(False)
-            finally:
-                other.close()
+            free.append(sqlite_write_lock_free(engine))
 
     bot.api.delay_hook = while_sending
     await bot.tick()

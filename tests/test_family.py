@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import FamilyInvite, FamilyLink, FamilyNote, Participant
-from tests.harness import Harness
+from tests.harness import Harness, sqlite_write_lock_free
 from tests.test_checkin_loop import to_next_hello
 from tests.test_onboarding import ME, onboard
 
@@ -148,6 +148,25 @@ async def test_the_weekly_note_with_count_and_step(bot: Harness) -> None:
     assert "Ken showed up on 2 days this week, at step 3: stepping outside." in note
     assert "An idea for this week:" in note
     assert bot.api.last(MUM).button_texts == ["Okay", "So-so", "Hard"]
+
+
+async def test_the_database_is_free_while_a_weekly_note_is_on_its_way(bot: Harness) -> None:
+    engine = bot.services.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL an open read transaction holds no lock that answers wait for")
+    token = await invite(bot)
+    await accept(bot, token, "How many days this week, and my step")
+    free: list[bool] = []
+
+    async def while_sending(method: str, params: dict) -> None:
+        if method == "sendMessage" and params["chat_id"] == MUM:
+            free.append(sqlite_write_lock_free(engine))
+
+    bot.api.delay_hook = while_sending
+    note = await weekly_note(bot)
+    bot.api.delay_hook = None
+    assert free == [True]
+    assert "An idea for this week:" in note
 
 
 async def test_the_weekly_note_with_checked_in_only_says_nothing_more(bot: Harness) -> None:
