@@ -52,35 +52,33 @@ def markup_json(markup: InlineKeyboardMarkup | None) -> str | None:
     return json.dumps({"inline_keyboard": rows})
 
 
+def _arguments(markup: InlineKeyboardMarkup | None, **arguments: object) -> dict[str, object]:
+    """The call's arguments, with the buttons (if any) as the Bot API takes them."""
+    buttons = markup_json(markup)
+    if buttons is not None:
+        arguments["reply_markup"] = buttons
+    return arguments
+
+
 async def send_text(
     bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *, bulk: bool = False
 ) -> int:
     """Send `text` (with `markup`) to `chat_id` and return the new message's id. `bulk` puts it in
     the rate limiter's lane for scheduled messages. Raises ``TelegramError`` as ``send_message`` does."""
-    arguments: dict[str, object] = {"chat_id": chat_id, "text": text}
-    buttons = markup_json(markup)
-    if buttons is not None:
-        arguments["reply_markup"] = buttons
     rate_limit_args = {"bulk": True} if bulk else None
-    answer = await bot.do_api_request("sendMessage", arguments, rate_limit_args=rate_limit_args)  # type: ignore[call-arg]
+    answer = await bot.do_api_request(  # type: ignore[call-arg]
+        "sendMessage", _arguments(markup, chat_id=chat_id, text=text), rate_limit_args=rate_limit_args
+    )
     return int(answer["message_id"])
 
 
 async def edit_text(bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Replace the words (and buttons: none if `markup` is None) of a message in `chat_id`. Raises
     ``TelegramError`` as ``edit_message_text`` does (``BadRequest`` for a message that is gone)."""
-    arguments: dict[str, object] = {"chat_id": chat_id, "message_id": message_id, "text": text}
-    buttons = markup_json(markup)
-    if buttons is not None:
-        arguments["reply_markup"] = buttons
-    await bot.do_api_request("editMessageText", arguments)
+    await bot.do_api_request("editMessageText", _arguments(markup, chat_id=chat_id, message_id=message_id, text=text))
 
 
 async def edit_buttons(bot: Bot, chat_id: int, message_id: int, markup: InlineKeyboardMarkup | None) -> None:
     """Replace a message's buttons (None takes them all off); its words stay. Raises
     ``TelegramError`` as ``edit_message_reply_markup`` does."""
-    arguments: dict[str, object] = {"chat_id": chat_id, "message_id": message_id}
-    buttons = markup_json(markup)
-    if buttons is not None:
-        arguments["reply_markup"] = buttons
-    await bot.do_api_request("editMessageReplyMarkup", arguments)
+    await bot.do_api_request("editMessageReplyMarkup", _arguments(markup, chat_id=chat_id, message_id=message_id))
