@@ -107,24 +107,31 @@ async def checkin_count(session: AsyncSession, participant_id: int) -> int:
     return await session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.participant_id == participant_id))
 
 
-_LATEST_HELLO_STATE = (
-    select(
-        Hello.day,
-        select(CheckIn.day)
-        .where(CheckIn.participant_id == _PARTICIPANT, CheckIn.day == Hello.day)
-        .correlate(Hello)
-        .exists(),
-    )
-    .where(Hello.participant_id == _PARTICIPANT)
+_LATEST_HELLO_DAY = (
+    select(Hello.day)
+    .where(Hello.participant_id == Participant.id)
     .order_by(Hello.day.desc())
     .limit(1)
+    .correlate(Participant)
+    .scalar_subquery()
 )
+_LATEST_HELLO_ANSWERED = (
+    select(CheckIn.day)
+    .where(CheckIn.participant_id == Participant.id, CheckIn.day == _LATEST_HELLO_DAY)
+    .correlate(Participant)
+    .exists()
+)
+_LATEST_HELLO_STATE = select(_LATEST_HELLO_DAY, _LATEST_HELLO_ANSWERED).where(Participant.id == _PARTICIPANT)
+
+
+def _latest_hello(day: dt.date | None, answered: object) -> tuple[dt.date, bool] | None:
+    return (day, bool(answered)) if day is not None else None
 
 
 async def latest_hello_state(session: AsyncSession, participant_id: int) -> tuple[dt.date, bool] | None:
     """The latest hello's day and whether that day is counted already, in one query."""
     row = (await session.execute(_LATEST_HELLO_STATE, {"participant_id": participant_id})).first()
-    return (row[0], bool(row[1])) if row else None
+    return _latest_hello(*row) if row else None
 
 
 async def hello_exists(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
@@ -1097,20 +1104,6 @@ _VOLUNTEER_ASKED = (
 )
 _FAMILY_ASKED = select(FamilyMember.id).where(FamilyMember.chat_id == _CHAT, FamilyMember.awaiting.is_not(None)).exists()
 _PROMPTS_WAITING = select(_VOLUNTEER_ASKED, _FAMILY_ASKED)
-_LATEST_HELLO_DAY = (
-    select(Hello.day)
-    .where(Hello.participant_id == Participant.id)
-    .order_by(Hello.day.desc())
-    .limit(1)
-    .correlate(Participant)
-    .scalar_subquery()
-)
-_LATEST_HELLO_ANSWERED = (
-    select(CheckIn.day)
-    .where(CheckIn.participant_id == Participant.id, CheckIn.day == _LATEST_HELLO_DAY)
-    .correlate(Participant)
-    .exists()
-)
 _CHAT_STATE = select(
     Participant, _VOLUNTEER_ASKED, _FAMILY_ASKED, _LATEST_HELLO_DAY, _LATEST_HELLO_ANSWERED
 ).where(Participant.chat_id == _CHAT)
@@ -1134,8 +1127,7 @@ async def chat_state(session: AsyncSession, chat_id: int) -> ChatState:
     row = (await session.execute(_CHAT_STATE, {"chat_id": chat_id})).first()
     if row is None:
         return ChatState(None, None, None)
-    latest = (row[3], bool(row[4])) if row[3] is not None else None
-    return ChatState(row[0], (bool(row[1]), bool(row[2])), latest)
+    return ChatState(row[0], (bool(row[1]), bool(row[2])), _latest_hello(row[3], row[4]))
 
 
 async def prompts_waiting(session: AsyncSession, chat_id: int) -> tuple[bool, bool]:

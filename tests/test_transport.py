@@ -1,29 +1,25 @@
 """Komorebi's HTTP transport to Telegram (bot/transport.py), over real HTTP to the fake Bot API on
-127.0.0.1: it must look to PTB exactly like PTB's own httpx transport, so each behaviour is checked
-on both, and then its own promises (timeouts, errors that never carry the token, its life cycle)."""
+127.0.0.1: its own promises (timeouts, errors that never carry the token, its life cycle, its
+certificates). That it looks to PTB exactly like PTB's own httpx transport is checked in
+tests/test_fakeserver.py, whose tests run on both."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram import Bot
+from telegram.error import NetworkError, TimedOut
 
 from bot.app import build_application
 from bot.config import Settings
-from bot.fakeapi import text_update
 from bot.fakeserver import FakeBotServer
-from bot.ratelimit import retry_after_seconds
 from bot.transport import AiohttpRequest, _timeout, _without_url, tls_context
 
 TOKEN = "4242:TRANSPORT-SECRET-abcdefghijklmnop"
-
-TRANSPORTS: dict[str, Callable[..., BaseRequest]] = {"aiohttp": AiohttpRequest, "httpx": HTTPXRequest}
 
 
 @pytest.fixture
@@ -32,69 +28,12 @@ async def server() -> AsyncIterator[FakeBotServer]:
         yield running
 
 
-def bot_on(server: FakeBotServer, transport: str = "aiohttp", token: str = TOKEN, **options: float | None) -> Bot:
-    make = TRANSPORTS[transport]
-    return Bot(token, base_url=server.base_url, request=make(**options), get_updates_request=make(**options))
-
-
 async def never(_method: str, _params: dict[str, object]) -> None:
     await asyncio.Event().wait()
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_sends_edits_uploads_and_polls_as_ptb_expects(server: FakeBotServer, transport: str) -> None:
-    async with bot_on(server, transport) as bot:
-        assert bot.username == server.api.bot_username
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton("ここにいます", callback_data="h:1")]])
-        message = await bot.send_message(77, "123 & = ?", reply_markup=markup)  # characters form-encoding must keep
-        await bot.edit_message_text("true", chat_id=77, message_id=message.message_id)
-        await bot.send_document(77, b'{"a": 1}', filename="わたしのデータ.json", caption="あなたのデータ")
-        server.api.push_update(text_update(77, "こんにちは"))
-        updates = await bot.get_updates(timeout=0)
-
-    (sent,) = server.api.calls_to("sendMessage")
-    assert sent.params["chat_id"] == 77 and sent.params["text"] == "123 & = ?"
-    assert sent.params["reply_markup"] == {"inline_keyboard": [[{"text": "ここにいます", "callback_data": "h:1"}]]}
-    document = server.api.last(77)
-    assert (document.document_filename, document.document_content, document.caption) == (
-        "わたしのデータ.json", b'{"a": 1}', "あなたのデータ"
-    )
-    assert [u.message.text for u in updates] == ["こんにちは"]
-    assert server.requests == len(server.api.calls) == 5
-
-
-@pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_telegram_errors_arrive_as_ptb_errors(server: FakeBotServer, transport: str) -> None:
-    server.api.block(5)
-    server.api.inject("sendMessage", 400, "Bad Request: chat not found", chat_id=6)
-    server.api.inject_flood("sendMessage", retry_after=3, chat_id=8)
-    async with bot_on(server, transport) as bot:
-        with pytest.raises(Forbidden):
-            await bot.send_message(5, "hi")
-        with pytest.raises(BadRequest, match="(?i)chat not found"):
-            await bot.send_message(6, "hi")
-        with pytest.raises(RetryAfter) as flood:
-            await bot.send_message(8, "hi")
-    assert retry_after_seconds(flood.value) == 3
-    with pytest.raises(InvalidToken):
-        async with bot_on(server, transport, token="1:WRONG"):
-            pass
-
-
-@pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_a_dropped_connection_is_a_network_error(server: FakeBotServer, transport: str) -> None:
-    async def drop(_method: str, _params: dict[str, object]) -> None:
-        raise RuntimeError("dropped")
-
-    async with bot_on(server, transport) as bot:
-        server.api.delay_hook = drop
-        with pytest.raises(NetworkError) as caught:
-            await bot.send_message(7, "hi")
-    assert not isinstance(caught.value, TimedOut)
-
-
 async def test_an_answer_that_never_comes_times_out(server: FakeBotServer) -> None:
-    async with bot_on(server, read_timeout=0.05) as bot:
+    async with Bot(TOKEN, base_url=server.base_url, request=AiohttpRequest(read_timeout=0.05)) as bot:
         server.api.delay_hook = never
         with pytest.raises(TimedOut):
             await bot.send_message(7, "hi")
