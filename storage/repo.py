@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    Executable,
     Integer,
     Result,
     Row,
@@ -52,11 +53,36 @@ from storage.models import (
 
 # The statements every update runs are built once, with parameters bound at each call: building a
 # statement is a large share of its cost in SQLAlchemy (bench/README.md, "statements").
+#
+# Statements that read or write columns, rather than load objects to change, are built on the
+# tables below, not on the mapped classes: session.execute() then runs them as plain SQL, without
+# the ORM's work around each statement (about 50 µs a statement here, bench/README.md). They are
+# run through _core(), which first flushes changes made to loaded objects, as an ORM query would.
+_participants = Participant.__table__
+_hellos = Hello.__table__
+_checkins = CheckIn.__table__
+_task_offers = TaskOffer.__table__
+_family_notes = FamilyNote.__table__
+_family_links = FamilyLink.__table__
+_family_members = FamilyMember.__table__
+_cheers = Cheer.__table__
+_volunteers = Volunteer.__table__
+_activities = Activity.__table__
+
 _CHAT = bindparam("chat_id")
 _PARTICIPANT = bindparam("participant_id")
 _IDS = bindparam("ids", expanding=True)
 _SINCE = bindparam("since")
 _PARTICIPANT_BY_CHAT = select(Participant).where(Participant.chat_id == _CHAT)
+
+
+async def _core(session: AsyncSession, statement: Executable, params: object = None) -> Result:
+    """Run a statement built on tables in the session's transaction (see the note above), after
+    flushing pending changes to loaded objects: SQLAlchemy's autoflush comes only with ORM queries,
+    and a read such as task_results() must see the outcome just set on a TaskOffer."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    return await session.execute(statement, params)
 
 
 async def participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
@@ -108,20 +134,20 @@ async def checkin_count(session: AsyncSession, participant_id: int) -> int:
 
 
 _LATEST_HELLO_DAY = (
-    select(Hello.day)
-    .where(Hello.participant_id == Participant.id)
-    .order_by(Hello.day.desc())
+    select(_hellos.c.day)
+    .where(_hellos.c.participant_id == _participants.c.id)
+    .order_by(_hellos.c.day.desc())
     .limit(1)
-    .correlate(Participant)
+    .correlate(_participants)
     .scalar_subquery()
 )
 _LATEST_HELLO_ANSWERED = (
-    select(CheckIn.day)
-    .where(CheckIn.participant_id == Participant.id, CheckIn.day == _LATEST_HELLO_DAY)
-    .correlate(Participant)
+    select(_checkins.c.day)
+    .where(_checkins.c.participant_id == _participants.c.id, _checkins.c.day == _LATEST_HELLO_DAY)
+    .correlate(_participants)
     .exists()
 )
-_LATEST_HELLO_STATE = select(_LATEST_HELLO_DAY, _LATEST_HELLO_ANSWERED).where(Participant.id == _PARTICIPANT)
+_LATEST_HELLO_STATE = select(_LATEST_HELLO_DAY, _LATEST_HELLO_ANSWERED).where(_participants.c.id == _PARTICIPANT)
 
 
 def _latest_hello(day: dt.date | None, answered: object) -> tuple[dt.date, bool] | None:
@@ -130,12 +156,15 @@ def _latest_hello(day: dt.date | None, answered: object) -> tuple[dt.date, bool]
 
 async def latest_hello_state(session: AsyncSession, participant_id: int) -> tuple[dt.date, bool] | None:
     """The latest hello's day and whether that day is counted already, in one query."""
-    row = (await session.execute(_LATEST_HELLO_STATE, {"participant_id": participant_id})).first()
+    row = (await _core(session, _LATEST_HELLO_STATE, {"participant_id": participant_id})).first()
     return _latest_hello(*row) if row else None
 
 
+_HELLO_EXISTS = select(_hellos.c.id).where(_hellos.c.participant_id == _PARTICIPANT, _hellos.c.day == bindparam("day"))
+
+
 async def hello_exists(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
-    found = await session.scalar(select(Hello.id).where(Hello.participant_id == participant_id, Hello.day == day))
+    found = (await _core(session, _HELLO_EXISTS, {"participant_id": participant_id, "day": day})).first()
     return found is not None
 
 
@@ -195,13 +224,13 @@ _DUE_WORK = select(
     _due_exists(Participant, "next_hello_at"),
     _due_exists(Notice, "due_at"),
     _due_exists(FamilyMember, "next_note_at"),
-    select(Activity.id).where(Activity.starts_at > bindparam("now"), Activity.cancelled_at.is_(None)).exists(),
+    select(_activities.c.id).where(_activities.c.starts_at > bindparam("now"), _activities.c.cancelled_at.is_(None)).exists(),
 )
 
 
 async def due_work(session: AsyncSession, now: dt.datetime, stale_before: dt.datetime) -> DueWork:
     """What the tick has to do, in one read: most ticks find nothing, and then cost one statement."""
-    row = (await session.execute(_DUE_WORK, {"now": now, "stale": stale_before})).one()
+    row = (await _core(session, _DUE_WORK, {"now": now, "stale": stale_before})).one()
     return DueWork(*(bool(value) for value in row))
 
 
@@ -315,9 +344,12 @@ async def finish_claims(session: AsyncSession, token: str, rows: Sequence[tuple[
         await session.execute(_finish_claim(columns), params)
 
 
+_MARK_CHEERS_DELIVERED = update(_cheers).where(_cheers.c.id.in_(_IDS)).values(delivered_at=bindparam("now"))
+
+
 async def mark_cheers_delivered(session: AsyncSession, cheer_ids: Sequence[int], now: dt.datetime) -> None:
     if cheer_ids:
-        await session.execute(update(Cheer).where(Cheer.id.in_(cheer_ids)).values(delivered_at=now))
+        await _core(session, _MARK_CHEERS_DELIVERED, {"ids": list(cheer_ids), "now": now})
 
 
 
@@ -342,9 +374,9 @@ async def offer(session: AsyncSession, participant_id: int, day: dt.date, task_i
 
 
 _LAST_OFFERED = (
-    select(TaskOffer.participant_id, TaskOffer.task_id, func.max(TaskOffer.day))
-    .where(TaskOffer.participant_id.in_(_IDS), TaskOffer.day >= _SINCE)
-    .group_by(TaskOffer.participant_id, TaskOffer.task_id)
+    select(_task_offers.c.participant_id, _task_offers.c.task_id, func.max(_task_offers.c.day))
+    .where(_task_offers.c.participant_id.in_(_IDS), _task_offers.c.day >= _SINCE)
+    .group_by(_task_offers.c.participant_id, _task_offers.c.task_id)
 )
 
 
@@ -352,7 +384,7 @@ async def last_offered(
     session: AsyncSession, participant_ids: Sequence[int], since: dt.date
 ) -> dict[int, dict[str, dt.date]]:
     """For each participant, the tasks offered since `since` and the last day each was offered."""
-    rows = await session.execute(_LAST_OFFERED, {"ids": list(participant_ids), "since": since})
+    rows = await _core(session, _LAST_OFFERED, {"ids": list(participant_ids), "since": since})
     found: dict[int, dict[str, dt.date]] = {pid: {} for pid in participant_ids}
     for pid, task_id, day in rows:
         found[pid][task_id] = day
@@ -360,33 +392,33 @@ async def last_offered(
 
 
 _TASK_RESULTS = (
-    select(TaskOffer.day, TaskOffer.level, TaskOffer.outcome, TaskOffer.rating)
-    .where(TaskOffer.participant_id == _PARTICIPANT, TaskOffer.day >= _SINCE)
-    .order_by(TaskOffer.offered_at, TaskOffer.id)
+    select(_task_offers.c.day, _task_offers.c.level, _task_offers.c.outcome, _task_offers.c.rating)
+    .where(_task_offers.c.participant_id == _PARTICIPANT, _task_offers.c.day >= _SINCE)
+    .order_by(_task_offers.c.offered_at, _task_offers.c.id)
 )
 
 
 async def task_results(session: AsyncSession, participant_id: int, since: dt.date) -> list[TaskResult]:
     """Offered tasks since `since`, oldest first, as the pure ladder rules take them."""
-    rows = await session.execute(_TASK_RESULTS, {"participant_id": participant_id, "since": since})
+    rows = await _core(session, _TASK_RESULTS, {"participant_id": participant_id, "since": since})
     return [TaskResult(day, level, Outcome(outcome) if outcome else None, rating) for day, level, outcome, rating in rows]
 
 
 _RECENT_HELLO_DAYS = (
-    select(Hello.day)
-    .where(Hello.participant_id == _PARTICIPANT)
-    .order_by(Hello.day.desc())
+    select(_hellos.c.day)
+    .where(_hellos.c.participant_id == _PARTICIPANT)
+    .order_by(_hellos.c.day.desc())
     .limit(bindparam("count", type_=Integer))
 )
-_CHECKIN_DAYS_SINCE = select(CheckIn.day).where(CheckIn.participant_id == _PARTICIPANT, CheckIn.day >= _SINCE)
+_CHECKIN_DAYS_SINCE = select(_checkins.c.day).where(_checkins.c.participant_id == _PARTICIPANT, _checkins.c.day >= _SINCE)
 
 
 async def recent_hello_days(session: AsyncSession, participant_id: int, count: int) -> list[dt.date]:
-    return sorted(await session.scalars(_RECENT_HELLO_DAYS, {"participant_id": participant_id, "count": count}))
+    return sorted((await _core(session, _RECENT_HELLO_DAYS, {"participant_id": participant_id, "count": count})).scalars())
 
 
 async def checkin_days_since(session: AsyncSession, participant_id: int, since: dt.date) -> set[dt.date]:
-    return set(await session.scalars(_CHECKIN_DAYS_SINCE, {"participant_id": participant_id, "since": since}))
+    return set((await _core(session, _CHECKIN_DAYS_SINCE, {"participant_id": participant_id, "since": since})).scalars())
 
 
 # --- safety and data rights -----------------------------------------------------------------------
@@ -551,24 +583,24 @@ class PendingNote:
 
 _PENDING_NOTES = (
     select(
-        FamilyNote.id,
-        FamilyLink.participant_id,
-        FamilyMember.display_name,
-        FamilyNote.text,
-        FamilyMember.chat_id,
-        FamilyLink.relative_label,
-        FamilyMember.language,
+        _family_notes.c.id,
+        _family_links.c.participant_id,
+        _family_members.c.display_name,
+        _family_notes.c.text,
+        _family_members.c.chat_id,
+        _family_links.c.relative_label,
+        _family_members.c.language,
     )
-    .join(FamilyLink, FamilyLink.id == FamilyNote.link_id)
-    .join(FamilyMember, FamilyMember.id == FamilyLink.family_member_id)
-    .where(FamilyLink.participant_id.in_(_IDS))
-    .order_by(FamilyNote.id)
+    .join(_family_links, _family_links.c.id == _family_notes.c.link_id)
+    .join(_family_members, _family_members.c.id == _family_links.c.family_member_id)
+    .where(_family_links.c.participant_id.in_(_IDS))
+    .order_by(_family_notes.c.id)
 )
 
 
 async def pending_notes(session: AsyncSession, participant_ids: Sequence[int]) -> dict[int, list[PendingNote]]:
     """Notes waiting for each participant's next hello (one query for a whole batch)."""
-    rows = await session.execute(_PENDING_NOTES, {"ids": list(participant_ids)})
+    rows = await _core(session, _PENDING_NOTES, {"ids": list(participant_ids)})
     found: dict[int, list[PendingNote]] = {}
     for row in rows:
         note = PendingNote(*row)
@@ -576,9 +608,12 @@ async def pending_notes(session: AsyncSession, participant_ids: Sequence[int]) -
     return found
 
 
+_DELETE_NOTES = delete(_family_notes).where(_family_notes.c.id.in_(_IDS))
+
+
 async def delete_notes(session: AsyncSession, note_ids: Sequence[int]) -> None:
     if note_ids:
-        await session.execute(delete(FamilyNote).where(FamilyNote.id.in_(note_ids)))
+        await _core(session, _DELETE_NOTES, {"ids": list(note_ids)})
 
 
 async def claim_family_due(
@@ -640,14 +675,16 @@ async def ping(session: AsyncSession) -> None:
     await session.execute(select(1))
 
 
+_CLEAR_FAMILY_PROMPT = (
+    update(_family_members)
+    .where(_family_members.c.chat_id == bindparam("b_chat_id"), _family_members.c.awaiting.is_not(None))
+    .values(awaiting=None)
+)
+
+
 async def clear_family_prompt(session: AsyncSession, chat_id: int) -> None:
     """A command leaves any half-answered family question behind (the name, an invitation, a note)."""
-    await session.execute(
-        update(FamilyMember)
-        .where(FamilyMember.chat_id == chat_id, FamilyMember.awaiting.is_not(None))
-        .values(awaiting=None)
-        .execution_options(synchronize_session=False)
-    )
+    await _core(session, _CLEAR_FAMILY_PROMPT, {"b_chat_id": chat_id})
 
 
 # --- the peer team ---------------------------------------------------------------------------------
@@ -836,16 +873,16 @@ class PendingCheer:
 
 
 _PENDING_CHEERS = (
-    select(Cheer.id, Cheer.participant_id, Cheer.phrase, Cheer.text)
-    .join(Participant, Participant.id == Cheer.participant_id)
-    .where(Cheer.participant_id.in_(_IDS), Cheer.delivered_at.is_(None), Participant.cheers_on.is_(True))
-    .order_by(Cheer.id.desc())
+    select(_cheers.c.id, _cheers.c.participant_id, _cheers.c.phrase, _cheers.c.text)
+    .join(_participants, _participants.c.id == _cheers.c.participant_id)
+    .where(_cheers.c.participant_id.in_(_IDS), _cheers.c.delivered_at.is_(None), _participants.c.cheers_on.is_(True))
+    .order_by(_cheers.c.id.desc())
 )
 
 
 async def pending_cheers(session: AsyncSession, participant_ids: Sequence[int]) -> dict[int, PendingCheer]:
     """The oldest undelivered cheer of each participant who has cheers on (one query for a batch)."""
-    rows = await session.execute(_PENDING_CHEERS, {"ids": list(participant_ids)})
+    rows = await _core(session, _PENDING_CHEERS, {"ids": list(participant_ids)})
     return {row.participant_id: PendingCheer(*row) for row in rows}  # the last written wins: the oldest
 
 
@@ -1098,11 +1135,13 @@ async def clear_kind_word(session: AsyncSession, participant_id: int) -> None:
 
 
 _VOLUNTEER_ASKED = (
-    select(Volunteer.id)
-    .where(Volunteer.chat_id == _CHAT, Volunteer.awaiting.is_not(None), Volunteer.revoked_at.is_(None))
+    select(_volunteers.c.id)
+    .where(_volunteers.c.chat_id == _CHAT, _volunteers.c.awaiting.is_not(None), _volunteers.c.revoked_at.is_(None))
     .exists()
 )
-_FAMILY_ASKED = select(FamilyMember.id).where(FamilyMember.chat_id == _CHAT, FamilyMember.awaiting.is_not(None)).exists()
+_FAMILY_ASKED = (
+    select(_family_members.c.id).where(_family_members.c.chat_id == _CHAT, _family_members.c.awaiting.is_not(None)).exists()
+)
 _PROMPTS_WAITING = select(_VOLUNTEER_ASKED, _FAMILY_ASKED)
 _CHAT_STATE = select(
     Participant, _VOLUNTEER_ASKED, _FAMILY_ASKED, _LATEST_HELLO_DAY, _LATEST_HELLO_ANSWERED
@@ -1132,15 +1171,17 @@ async def chat_state(session: AsyncSession, chat_id: int) -> ChatState:
 
 async def prompts_waiting(session: AsyncSession, chat_id: int) -> tuple[bool, bool]:
     """Whether this chat owes words as a volunteer (a cheer) and as a family member, in one query."""
-    row = (await session.execute(_PROMPTS_WAITING, {"chat_id": chat_id})).one()
+    row = (await _core(session, _PROMPTS_WAITING, {"chat_id": chat_id})).one()
     return bool(row[0]), bool(row[1])
+
+
+_CLEAR_VOLUNTEER_PROMPT = (
+    update(_volunteers)
+    .where(_volunteers.c.chat_id == bindparam("b_chat_id"), _volunteers.c.awaiting.is_not(None))
+    .values(awaiting=None)
+)
 
 
 async def clear_volunteer_prompt(session: AsyncSession, chat_id: int) -> None:
     """A command leaves a half-written cheer behind."""
-    await session.execute(
-        update(Volunteer)
-        .where(Volunteer.chat_id == chat_id, Volunteer.awaiting.is_not(None))
-        .values(awaiting=None)
-        .execution_options(synchronize_session=False)
-    )
+    await _core(session, _CLEAR_VOLUNTEER_PROMPT, {"b_chat_id": chat_id})
