@@ -344,12 +344,10 @@ async def finish_claims(session: AsyncSession, token: str, rows: Sequence[tuple[
         await session.execute(_finish_claim(columns), params)
 
 
-_MARK_CHEERS_DELIVERED = update(_cheers).where(_cheers.c.id.in_(_IDS)).values(delivered_at=bindparam("now"))
-
-
 async def mark_cheers_delivered(session: AsyncSession, cheer_ids: Sequence[int], now: dt.datetime) -> None:
+    # Through the ORM on purpose: a cheer the notices tick has loaded must read as delivered too.
     if cheer_ids:
-        await _core(session, _MARK_CHEERS_DELIVERED, {"ids": list(cheer_ids), "now": now})
+        await session.execute(update(Cheer).where(Cheer.id.in_(cheer_ids)).values(delivered_at=now))
 
 
 
