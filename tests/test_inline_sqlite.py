@@ -110,3 +110,21 @@ async def test_other_errors_are_not_retried(database: Path, refusals: asyncio.Ev
         assert not refusals.is_set()
     finally:
         await engine.dispose()
+
+
+async def test_a_transaction_holds_the_write_lock_from_its_first_statement_a_read_too(database: Path) -> None:
+    """BEGIN IMMEDIATE (storage/db.py): a read followed by a write never meets "database is locked"
+    because another writer committed in between; the lock is let go at commit."""
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    other = sqlite3.connect(database, isolation_level=None, timeout=0)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT n FROM t"))
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("BEGIN IMMEDIATE")
+            await connection.commit()
+        other.execute("BEGIN IMMEDIATE")  # free again
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        await engine.dispose()
