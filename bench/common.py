@@ -177,11 +177,19 @@ def counting_queries(engine: AsyncEngine) -> Iterator[QueryCount]:
         count.total += 1
         count.kinds[statement.split(None, 1)[0].upper()] += 1
 
+    def begin(_conn: Any) -> None:
+        # Since commit 1272f6b SQLite's BEGIN IMMEDIATE is sent by the dialect's begin step, which
+        # no cursor event sees; each transaction's begin is counted here instead.
+        count.total += 1
+        count.kinds["BEGIN"] += 1
+
     event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "begin", begin)
     try:
         yield count
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", before)
+        event.remove(engine.sync_engine, "begin", begin)
 
 
 @contextlib.contextmanager
