@@ -11,7 +11,7 @@ from handlers.base import Edit, Out, Send, SetButtons, Toast, Turn, small_number
 from handlers.checkin import COUNTED, answer_day_after, count_day, latest_hello
 from schedules.planning import zone_of
 from storage import repo
-from storage.models import Participant, Status, TaskOffer
+from storage.models import Participant, Status
 
 TASK_ANSWERS = {"done": Outcome.DONE, "later": Outcome.LATER, "too_much": Outcome.TOO_MUCH}
 
@@ -32,7 +32,7 @@ def _parse(data: str, answers: set[str] | None) -> tuple[dt.date, str, str] | No
         return None
 
 
-def _is_open(offer: TaskOffer, latest: tuple[dt.date, bool] | None) -> bool:
+def _is_open(offer: repo.OfferState, latest: tuple[dt.date, bool] | None) -> bool:
     """A task stays open until the next hello after it (`latest`: checkin.latest_hello)."""
     return latest is None or offer.day >= latest[0]
 
@@ -63,8 +63,8 @@ async def task_button(turn: Turn) -> list[Out]:
     if not _is_open(offer, latest):
         return [Toast(turn.t("task.passed")), SetButtons(None)]
     outcome = TASK_ANSWERS[answer]
-    offer.outcome = outcome
-    offer.answered_at = turn.now
+    if not await repo.answer_offer(turn.session, offer.offer_id, outcome, turn.now):
+        return [Toast(turn.t("checkin.already"))]  # closed meanwhile, by a tap handled elsewhere
     await count_day(turn, participant, answer_day_after(turn, participant, latest), f"task_{answer}")
     message = turn.update.callback_query.message
     markup = message.reply_markup if message else None
@@ -80,7 +80,7 @@ async def task_button(turn: Turn) -> list[Out]:
     return outs
 
 
-async def _too_much(turn: Turn, participant: Participant, offer: TaskOffer) -> list[Out]:
+async def _too_much(turn: Turn, participant: Participant, offer: repo.OfferState) -> list[Out]:
     """Acceptance, an easier task from one level down, and — if it keeps being too much — a quiet
     step back. Nothing here reads like failure; the step back is not even mentioned."""
     today = _today(turn, participant)
@@ -128,9 +128,8 @@ async def rating_button(turn: Turn) -> list[Out]:
     offer = await repo.offer(turn.session, participant.id, day, task_id)
     if offer is None or offer.outcome != Outcome.DONE:
         return [Toast(turn.t("button.stale"))]
-    if offer.rating is not None:
+    if offer.rating is not None or not await repo.rate_offer(turn.session, offer.offer_id, int(rating)):
         return [Toast(turn.t("checkin.already"))]
-    offer.rating = int(rating)
     return [Edit(turn.t("task.rated"))]
 
 

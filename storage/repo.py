@@ -362,13 +362,65 @@ async def add_offer(
     await add_offers(session, [row])
 
 
-_OFFER = select(TaskOffer).where(
-    TaskOffer.participant_id == _PARTICIPANT, TaskOffer.day == bindparam("day"), TaskOffer.task_id == bindparam("task_id")
+@dataclass(frozen=True, slots=True)
+class OfferState:
+    """An offered task, as answering or rating it needs it (written back with answer_offer and
+    rate_offer, not by changing an ORM object: one statement instead of the ORM's flush)."""
+
+    offer_id: int
+    day: dt.date
+    level: int
+    kind: str
+    outcome: str | None
+    rating: int | None
+
+
+_OFFER = select(
+    _task_offers.c.id,
+    _task_offers.c.day,
+    _task_offers.c.level,
+    _task_offers.c.kind,
+    _task_offers.c.outcome,
+    _task_offers.c.rating,
+).where(_task_offers.c.participant_id == _PARTICIPANT, _task_offers.c.day == bindparam("day"), _task_offers.c.task_id == bindparam("task_id"))
+
+
+async def offer(session: AsyncSession, participant_id: int, day: dt.date, task_id: str) -> OfferState | None:
+    row = (await _core(session, _OFFER, {"participant_id": participant_id, "day": day, "task_id": task_id})).first()
+    return OfferState(*row) if row else None
+
+
+# "Maybe later" leaves a task open; "Done" and "Too much today" close it.
+_ANSWER_OFFER = (
+    update(_task_offers)
+    .where(
+        _task_offers.c.id == bindparam("b_id"),
+        or_(_task_offers.c.outcome.is_(None), _task_offers.c.outcome == Outcome.LATER.value),
+    )
+    .values(outcome=bindparam("b_outcome"), answered_at=bindparam("b_at"))
+)
+_RATE_OFFER = (
+    update(_task_offers)
+    .where(
+        _task_offers.c.id == bindparam("b_id"),
+        _task_offers.c.outcome == Outcome.DONE.value,
+        _task_offers.c.rating.is_(None),
+    )
+    .values(rating=bindparam("b_rating"))
 )
 
 
-async def offer(session: AsyncSession, participant_id: int, day: dt.date, task_id: str) -> TaskOffer | None:
-    return await session.scalar(_OFFER, {"participant_id": participant_id, "day": day, "task_id": task_id})
+async def answer_offer(session: AsyncSession, offer_id: int, outcome: Outcome, at: dt.datetime) -> bool:
+    """Write the answer to an open task. False if it was closed already ("Done" or "Too much
+    today"): a double tap counts once, even when two workers handle the taps at the same moment."""
+    result = await _core(session, _ANSWER_OFFER, {"b_id": offer_id, "b_outcome": outcome.value, "b_at": at})
+    return bool(result.rowcount)
+
+
+async def rate_offer(session: AsyncSession, offer_id: int, rating: int) -> bool:
+    """Keep how hard a done task was. False if it was rated already (or is not done)."""
+    result = await _core(session, _RATE_OFFER, {"b_id": offer_id, "b_rating": rating})
+    return bool(result.rowcount)
 
 
 _LAST_OFFERED = (

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.ladder import Outcome
 from storage import repo
 from alembic.script import ScriptDirectory
 
@@ -107,6 +108,36 @@ async def test_the_hot_inserts_are_compiled_once(engine: AsyncEngine) -> None:
         due = await repo.claim_notices(session, NOW + dt.timedelta(minutes=1), "t", 10, NOW - dt.timedelta(hours=1))
         assert [notice.kind for notice in due] == ["kind_word", "kind_word"]
         assert await repo.claim_notices(session, NOW - dt.timedelta(minutes=1), "u", 10, NOW - dt.timedelta(hours=1)) == []
+
+
+async def test_a_task_is_closed_and_rated_once(engine: AsyncEngine) -> None:
+    """An answer is written only to an open task ("Maybe later" keeps it open), and a rating only
+    once to a done one: a second tap, even one handled by another worker at the same moment,
+    changes nothing."""
+    [pid] = await add_active(engine, 1)
+    sessions = session_factory(engine)
+    day = dt.date(2026, 3, 2)
+    rows = [
+        {"participant_id": pid, "task_id": task, "level": 0, "day": day, "offered_at": NOW, "kind": "hello"}
+        for task in ("t1", "t2")
+    ]
+    async with sessions() as session:
+        await repo.add_offers(session, rows)
+        first = await repo.offer(session, pid, day, "t1")
+        second = await repo.offer(session, pid, day, "t2")
+        assert first is not None and second is not None and first.outcome is None
+        assert await repo.rate_offer(session, first.offer_id, 3) is False  # not done yet
+        assert await repo.answer_offer(session, first.offer_id, Outcome.LATER, NOW) is True
+        assert await repo.answer_offer(session, first.offer_id, Outcome.DONE, NOW) is True
+        assert await repo.answer_offer(session, first.offer_id, Outcome.TOO_MUCH, NOW) is False
+        assert await repo.rate_offer(session, first.offer_id, 3) is True
+        assert await repo.rate_offer(session, first.offer_id, 9) is False
+        assert await repo.answer_offer(session, second.offer_id, Outcome.TOO_MUCH, NOW) is True
+        assert await repo.answer_offer(session, second.offer_id, Outcome.DONE, NOW) is False
+        await session.commit()
+    async with sessions() as session:
+        assert await repo.offer(session, pid, day, "t1") == repo.OfferState(first.offer_id, day, 0, "hello", "done", 3)
+        assert (await repo.offer(session, pid, day, "t2")).outcome == "too_much"
 
 
 async def test_claims_are_exclusive_and_ordered_by_due_time(engine: AsyncEngine) -> None:
