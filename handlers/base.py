@@ -150,7 +150,10 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
                 await repo.clear_family_prompt(session, chat.id)
                 await repo.clear_volunteer_prompt(session, chat.id)
             # Any word or tap ends a quiet spell; after a long one the chosen rhythm comes back.
-            welcomed = participant is not None and note_contact(participant, now, services.rng, default_zone)
+            welcomed = False
+            if participant is not None:
+                welcomed = note_contact(participant, now, services.rng, default_zone)
+                await repo.clear_unanswered(session, participant)
             language = (participant.language if participant else None) or guess_language(
                 update.effective_user.language_code if update.effective_user else None,
                 services.settings.default_language,

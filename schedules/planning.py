@@ -16,15 +16,10 @@ SETTLE_TIME = dt.timedelta(minutes=30)
 
 
 def note_contact(participant: Participant, now: dt.datetime, rng: random.Random, default_zone: str) -> bool:
-    """Someone wrote or tapped: no hello is unanswered any more. If the bot had slowed down for a
-    quiet spell, the chosen rhythm comes back; returns True then (time for a plain welcome back)."""
+    """Someone wrote or tapped. If the bot had slowed down for a quiet spell, the chosen rhythm
+    comes back; returns True then (time for a plain welcome back). The caller then clears the
+    unanswered hellos (repo.clear_unanswered), which this reads first."""
     welcome = participant.status == Status.ACTIVE and welcomes_back(participant.unanswered)
-    # Only what changes is written: assigning even an equal value marks the row changed, and
-    # the session would then work out an UPDATE at every commit.
-    if participant.unanswered:
-        participant.unanswered = 0
-    if participant.quiet_since is not None:
-        participant.quiet_since = None
     if welcome:
         reschedule(participant, now, rng, default_zone, not_before=now + SETTLE_TIME)
     return welcome

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.ladder import Outcome, TaskResult
 from storage.models import (
@@ -87,6 +88,23 @@ async def _core(session: AsyncSession, statement: Executable, params: object = N
 
 async def participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
     return await session.scalar(_PARTICIPANT_BY_CHAT, {"chat_id": chat_id})
+
+
+_CLEAR_UNANSWERED = (
+    update(_participants).where(_participants.c.id == bindparam("b_id")).values(unanswered=0, quiet_since=None)
+)
+
+
+async def clear_unanswered(session: AsyncSession, participant: Participant) -> None:
+    """Someone wrote or tapped: no hello is unanswered any more, and no quiet spell goes on.
+    One UPDATE, and only when there is something to clear. The loaded participant takes the new
+    values as saved already, so the session does not work them out again at commit (the ORM's
+    flush costs several times the statement)."""
+    if not participant.unanswered and participant.quiet_since is None:
+        return
+    await _core(session, _CLEAR_UNANSWERED, {"b_id": participant.id})
+    set_committed_value(participant, "unanswered", 0)
+    set_committed_value(participant, "quiet_since", None)
 
 
 async def get_or_create_participant(session: AsyncSession, chat_id: int, now: dt.datetime) -> Participant:

@@ -151,6 +151,35 @@ async def test_an_answer_writes_the_day_and_nothing_else(bot: Harness) -> None:
     assert statements.count("INSERT") == 2  # the day, tried once per answer and skipped
 
 
+async def test_an_answer_to_a_hello_clears_it_with_one_statement(bot: Harness) -> None:
+    """The answer to a hello sets the unanswered count back with one UPDATE of its own, not
+    through the ORM's flush; the participant read afterwards shows it cleared."""
+    await onboard(bot)
+    await to_next_hello(bot)
+    assert (await bot.participant(ME)).unanswered == 1
+    statements: list[str] = []
+    flushes: list[int] = []
+
+    def seen(_conn, _cursor, statement: str, *_rest) -> None:  # noqa: ANN001
+        statements.append(statement.split()[0].upper())
+
+    def flushed(session: Session, *_rest) -> None:
+        flushes.append(len(session.dirty))
+
+    engine = bot.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(Session, "before_flush", flushed)
+    try:
+        assert await bot.send(ME, "a quiet evening") == [bot.t("checkin.text")]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(Session, "before_flush", flushed)
+    assert flushes == []
+    assert statements.count("UPDATE") == 1, statements
+    participant = await bot.participant(ME)
+    assert participant.unanswered == 0 and participant.quiet_since is None
+
+
 async def test_the_database_is_free_while_a_hello_is_on_its_way(bot: Harness) -> None:
     """While the tick waits for Telegram to take a hello, it holds no transaction: on SQLite
     another connection can take the write lock at once, so answers are never kept waiting."""
