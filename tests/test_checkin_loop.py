@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -118,16 +120,10 @@ async def test_a_reply_days_later_still_answers_the_last_hello(bot: Harness) -> 
     assert await checkins(bot) == [(monday, "media")]
 
 
-async def test_an_answer_writes_the_day_and_nothing_else(bot: Harness) -> None:
-    """A check-in from someone with nothing unanswered writes its one row and leaves the
-    participant untouched: assigning even equal values would make the session work out an
-    UPDATE (a flush) at every commit, the largest cost of an answer after the statements."""
-    await onboard(bot)
-    await to_next_hello(bot)
-    await bot.tap(ME, "I'm here")  # nothing is unanswered now
-    bot.clock.advance(dt.timedelta(days=1))
-    await to_next_hello(bot)
-    await bot.tap(ME, "I'm here")
+@contextlib.contextmanager
+def writes_watched(bot: Harness) -> Iterator[tuple[list[str], list[int]]]:
+    """The first word of every statement sent to the database meanwhile, and for every ORM flush
+    the number of changed objects it had to work out."""
     statements: list[str] = []
     flushes: list[int] = []
 
@@ -141,11 +137,25 @@ async def test_an_answer_writes_the_day_and_nothing_else(bot: Harness) -> None:
     event.listen(engine, "before_cursor_execute", seen)
     event.listen(Session, "before_flush", flushed)
     try:
-        assert await bot.send(ME, "a quiet evening") == [bot.t("checkin.text_again")]
-        assert await bot.sticker(ME) == [bot.t("checkin.text_again")]
+        yield statements, flushes
     finally:
         event.remove(engine, "before_cursor_execute", seen)
         event.remove(Session, "before_flush", flushed)
+
+
+async def test_an_answer_writes_the_day_and_nothing_else(bot: Harness) -> None:
+    """A check-in from someone with nothing unanswered writes its one row and leaves the
+    participant untouched: assigning even equal values would make the session work out an
+    UPDATE (a flush) at every commit, the largest cost of an answer after the statements."""
+    await onboard(bot)
+    await to_next_hello(bot)
+    await bot.tap(ME, "I'm here")  # nothing is unanswered now
+    bot.clock.advance(dt.timedelta(days=1))
+    await to_next_hello(bot)
+    await bot.tap(ME, "I'm here")
+    with writes_watched(bot) as (statements, flushes):
+        assert await bot.send(ME, "a quiet evening") == [bot.t("checkin.text_again")]
+        assert await bot.sticker(ME) == [bot.t("checkin.text_again")]
     assert flushes == []
     assert "UPDATE" not in statements, statements
     assert statements.count("INSERT") == 2  # the day, tried once per answer and skipped
@@ -157,23 +167,8 @@ async def test_an_answer_to_a_hello_clears_it_with_one_statement(bot: Harness) -
     await onboard(bot)
     await to_next_hello(bot)
     assert (await bot.participant(ME)).unanswered == 1
-    statements: list[str] = []
-    flushes: list[int] = []
-
-    def seen(_conn, _cursor, statement: str, *_rest) -> None:  # noqa: ANN001
-        statements.append(statement.split()[0].upper())
-
-    def flushed(session: Session, *_rest) -> None:
-        flushes.append(len(session.dirty))
-
-    engine = bot.services.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    event.listen(Session, "before_flush", flushed)
-    try:
+    with writes_watched(bot) as (statements, flushes):
         assert await bot.send(ME, "a quiet evening") == [bot.t("checkin.text")]
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-        event.remove(Session, "before_flush", flushed)
     assert flushes == []
     assert statements.count("UPDATE") == 1, statements
     participant = await bot.participant(ME)
