@@ -7,7 +7,7 @@ within 1 second (edits count towards the 30/s, not towards the per-chat limit). 
 (the event loop's clock), not virtual: each scenario takes as long as it would in production.
 
 Scenarios (each N messages):
-- hellos: N due hellos sent by one tick (bulk sends, paced at 25/s by design);
+- hellos: N due hellos sent by one tick (bulk sends: they take every slot no reply needs);
 - replies: N people each write a word, handled one after another as PTB does by default;
 - mixed: the tick's N hellos while N/2 people write at the same time;
 - two per chat: N/10 people back from a quiet spell each write once and get two messages

@@ -27,9 +27,9 @@ log = logging.getLogger("komorebi")
 
 
 def paced(rate: float) -> PacedRateLimiter:
-    """The limiter for a share of Telegram's limit: hellos and notices (bulk) get a little less
-    than the whole, so replies to people always have room."""
-    return PacedRateLimiter(overall_rate=rate, bulk_rate=rate * 25 / 29)
+    """The limiter for a share of Telegram's limit: replies to people take each next slot before
+    hellos and notices (bulk), which use every slot the replies leave."""
+    return PacedRateLimiter(overall_rate=rate)
 
 
 def build_application(

@@ -8,8 +8,9 @@ a lost reply to a withdrawn user is exactly what this bot must not do. This limi
   second (its bucket holds one and a half messages, so there is never a burst, and a timer
   that fires late is made up by the next message), staying under Telegram's 30/s in every
   second;
-* sends scheduled bulk messages (``rate_limit_args={"bulk": True}``) through an extra,
-  slower limiter first, so interactive replies always have headroom;
+* gives each next slot to a reply before any scheduled bulk message
+  (``rate_limit_args={"bulk": True}``) that waits, so a reply to a person never queues behind
+  a fan-out of hellos, and the hellos still use every slot the replies leave;
 * spaces new messages to one chat (``send…`` methods, not bulk) at least ``chat_interval``
   seconds apart, so a reply in two messages never meets Telegram's per-chat limit — whose 429
   would pause everyone (a bulk send goes to each chat once per tick, so it needs no spacing);
@@ -22,10 +23,13 @@ a lost reply to a withdrawn user is exactly what this bot must not do. This limi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import heapq
+import itertools
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -60,13 +64,51 @@ def retry_after_seconds(error: RetryAfter) -> float:
     return float(value)
 
 
+class _Turns:
+    """Whose turn it is to wait for the next slot: one request at a time. The turn goes to the
+    request waiting longest among those that are not bulk, and only when none waits, to the bulk
+    request waiting longest. (aiolimiter alone would let a newcomer take a freed slot before
+    those already waiting.)"""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: list[tuple[bool, int, asyncio.Future[None]]] = []  # (bulk, arrival, future)
+        self._arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def turn(self, *, bulk: bool) -> AsyncIterator[None]:
+        if self._busy:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (bulk, next(self._arrivals), future))
+            try:
+                await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._pass_on()  # the turn came just as this request was cancelled
+                raise
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        while self._waiting:
+            future = heapq.heappop(self._waiting)[2]
+            if not future.done():  # not cancelled while waiting
+                future.set_result(None)
+                return
+        self._busy = False
+
+
 class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
     """A :class:`telegram.ext.BaseRateLimiter` with smooth pacing and flood-control retries.
 
     Args:
         overall_rate: Requests per second for everything sent to a chat.
-        bulk_rate: Requests per second for bulk sends (``rate_limit_args={"bulk": True}``);
-            these also count towards ``overall_rate``.
+        bulk_rate: An optional cap, in requests per second, for bulk sends
+            (``rate_limit_args={"bulk": True}``) on top of ``overall_rate``. Without it they
+            use every slot that replies leave (replies always go first).
         max_retries: How many times a request is retried after ``RetryAfter``; after that
             the ``RetryAfter`` is raised to the caller.
         sleep: Awaited with a number of seconds to wait out flood control. Tests pass a fake
@@ -80,12 +122,12 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
     def __init__(
         self,
         overall_rate: float = 29.0,
-        bulk_rate: float = 25.0,
+        bulk_rate: float | None = None,
         max_retries: int = 5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         chat_interval: float = 1.05,  # Telegram's one a second, and a little room for the network
     ) -> None:
-        if overall_rate <= 0 or bulk_rate <= 0:
+        if overall_rate <= 0 or (bulk_rate is not None and bulk_rate <= 0):
             raise ValueError("rates must be positive")
         if max_retries < 0:
             raise ValueError("max_retries must not be negative")
@@ -98,26 +140,24 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         # now and then, so this holds only the chats written to in the last second or so.
         self._chat_next: dict[object, float] = {}
         self._overall, self._bulk = self._new_limiters()
-        # aiolimiter lets a newcomer take a freed slot before those already waiting; requests queue
-        # here first (asyncio.Lock wakes its waiters in order), so slots go first come, first served.
-        self._queue = asyncio.Lock()
+        self._turns = _Turns()
         # Flood-control pause shared by all requests: the event loop time at which sending
         # may resume, and a counter bumped by every new pause.
         self._resume_at = 0.0
         self._pause_generation = 0
 
-    def _new_limiters(self) -> tuple[AsyncLimiter, AsyncLimiter]:
+    def _new_limiters(self) -> tuple[AsyncLimiter, AsyncLimiter | None]:
         # Capacity 1 + _SLACK: a request may go every 1/rate seconds, and nothing accumulates into
         # a burst while the bot is idle (at most 1.5 messages' worth).
-        return (
-            AsyncLimiter(1 + _SLACK, (1 + _SLACK) / self._overall_rate),
-            AsyncLimiter(1 + _SLACK, (1 + _SLACK) / self._bulk_rate),
-        )
+        def limiter(rate: float) -> AsyncLimiter:
+            return AsyncLimiter(1 + _SLACK, (1 + _SLACK) / rate)
+
+        return limiter(self._overall_rate), (limiter(self._bulk_rate) if self._bulk_rate is not None else None)
 
     async def initialize(self) -> None:
         """Start from a clean state (limiters are bound to the running event loop)."""
         self._overall, self._bulk = self._new_limiters()
-        self._queue = asyncio.Lock()
+        self._turns = _Turns()
         self._chat_next = {}
         self._resume_at = 0.0
         self._pause_generation = 0
@@ -213,9 +253,9 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
             generation = await self._wait_out_pause()
             if not paced:
                 return
-            if bulk:
+            if bulk and self._bulk is not None:
                 await self._bulk.acquire()
-            async with self._queue:
+            async with self._turns.turn(bulk=bulk):
                 await self._overall.acquire()
             # If flood control began while we queued for a slot, queue again after it, so
             # the requests held back do not all go out at once when it ends.
