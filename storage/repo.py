@@ -400,7 +400,11 @@ _OFFER = select(
     _task_offers.c.kind,
     _task_offers.c.outcome,
     _task_offers.c.rating,
-).where(_task_offers.c.participant_id == _PARTICIPANT, _task_offers.c.day == bindparam("day"), _task_offers.c.task_id == bindparam("task_id"))
+).where(
+    _task_offers.c.participant_id == _PARTICIPANT,
+    _task_offers.c.day == bindparam("day"),
+    _task_offers.c.task_id == bindparam("task_id"),
+)
 
 
 async def offer(session: AsyncSession, participant_id: int, day: dt.date, task_id: str) -> OfferState | None:
