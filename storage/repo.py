@@ -57,8 +57,9 @@ from storage.models import (
 #
 # Statements that read or write columns, rather than load objects to change, are built on the
 # tables below, not on the mapped classes: session.execute() then runs them as plain SQL, without
-# the ORM's work around each statement (about 50 µs a statement here, bench/README.md). They are
-# run through _core(), which first flushes changes made to loaded objects, as an ORM query would.
+# the ORM's work around each statement (about 50 µs a statement here, bench/README.md). They, and
+# the text statements below, are run through _core(), which first flushes changes made to loaded
+# objects, as an ORM query would.
 _participants = Participant.__table__
 _hellos = Hello.__table__
 _checkins = CheckIn.__table__
@@ -78,9 +79,9 @@ _PARTICIPANT_BY_CHAT = select(Participant).where(Participant.chat_id == _CHAT)
 
 
 async def _core(session: AsyncSession, statement: Executable, params: object = None) -> Result:
-    """Run a statement built on tables in the session's transaction (see the note above), after
-    flushing pending changes to loaded objects: SQLAlchemy's autoflush comes only with ORM queries,
-    and a read such as task_results() must see the outcome just set on a TaskOffer."""
+    """Run a statement built on tables (or text) in the session's transaction (see the note above),
+    after flushing pending changes to loaded objects: SQLAlchemy's autoflush comes only with ORM
+    queries, and a statement must see, and never be overtaken by, what the turn has changed so far."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
     return await session.execute(statement, params)
@@ -143,7 +144,7 @@ _ADD_CHECKIN = _insert_or_skip(CheckIn.__table__, ["participant_id", "day"], ["p
 
 async def add_checkin(session: AsyncSession, participant_id: int, day: dt.date, at: dt.datetime, source: str) -> bool:
     """Record that the participant showed up on `day`. False if that day was already counted."""
-    result = await session.execute(_ADD_CHECKIN, {"participant_id": participant_id, "day": day, "at": at, "source": source})
+    result = await _core(session, _ADD_CHECKIN, {"participant_id": participant_id, "day": day, "at": at, "source": source})
     return bool(result.rowcount)
 
 
@@ -291,7 +292,7 @@ async def _claimed(
     """Claim due rows of `model` (see :func:`_claim`) and return their `returning` columns."""
     statement = _claim(session.bind.dialect.name, model, due, returning)
     values = {"now": now, "token": token, "limit": limit, "stale": stale_before}
-    return (await session.execute(statement, values)).all()
+    return (await _core(session, statement, values)).all()
 
 
 _DUE_HELLO_COLUMNS = (
@@ -333,13 +334,13 @@ _ADD_OFFERS = _insert_or_skip(
 async def add_hellos(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Record several sent hellos in one statement (participant_id, day, sent_at, message_id)."""
     if rows:
-        await session.execute(_ADD_HELLOS, list(rows))
+        await _core(session, _ADD_HELLOS, list(rows))
 
 
 async def add_offers(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Record several offered tasks in one statement; one offered twice on a day is a no-op."""
     if rows:
-        await session.execute(_ADD_OFFERS, list(rows))
+        await _core(session, _ADD_OFFERS, list(rows))
 
 
 @functools.lru_cache(maxsize=256)
@@ -359,7 +360,7 @@ async def finish_claims(session: AsyncSession, token: str, rows: Sequence[tuple[
     for participant_id, values in rows:
         shapes.setdefault(tuple(sorted(values)), []).append({"b_id": participant_id, "b_token": token, **values})
     for columns, params in shapes.items():
-        await session.execute(_finish_claim(columns), params)
+        await _core(session, _finish_claim(columns), params)
 
 
 async def mark_cheers_delivered(session: AsyncSession, cheer_ids: Sequence[int], now: dt.datetime) -> None:
@@ -734,7 +735,7 @@ _FIRST_DELIVERY = _insert_or_skip(ProcessedUpdate.__table__, ["update_id"], ["up
 
 async def first_delivery(session: AsyncSession, update_id: int, at: dt.datetime) -> bool:
     """Record an update id; False if some worker already took this update in (a retried delivery)."""
-    result = await session.execute(_FIRST_DELIVERY, {"update_id": update_id, "received_at": at})
+    result = await _core(session, _FIRST_DELIVERY, {"update_id": update_id, "received_at": at})
     return bool(result.rowcount)
 
 
@@ -1004,7 +1005,7 @@ async def add_notices(session: AsyncSession, rows: Sequence[dict[str, object]]) 
     """Plan several messages in one statement (rows from :func:`notice_row`); one already planned
     for the same person, kind and activity is left as it is."""
     if rows:
-        await session.execute(_ADD_NOTICES, list(rows))
+        await _core(session, _ADD_NOTICES, list(rows))
 
 
 async def delete_notices(

@@ -13,7 +13,7 @@ from storage import repo
 from alembic.script import ScriptDirectory
 
 from storage.db import alembic_config, migrate, session_factory
-from storage.models import Participant, Status
+from storage.models import CheckIn, Participant, Status
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -138,6 +138,23 @@ async def test_a_task_is_closed_and_rated_once(engine: AsyncEngine) -> None:
     async with sessions() as session:
         assert await repo.offer(session, pid, day, "t1") == repo.OfferState(first.offer_id, day, 0, "hello", "done", 3)
         assert (await repo.offer(session, pid, day, "t2")).outcome == "too_much"
+
+
+async def test_a_read_built_on_tables_sees_what_the_session_has_not_written_yet(engine: AsyncEngine) -> None:
+    """Statements built on tables skip SQLAlchemy's autoflush; repo runs them after flushing the
+    session's pending changes, as an ORM query would, so they see (and never overtake) them."""
+    [pid] = await add_active(engine, 1)
+    sessions = session_factory(engine)
+    day = dt.date(2026, 3, 2)
+    async with sessions() as session:
+        participant = await session.get(Participant, pid)
+        session.add(CheckIn(participant_id=pid, day=day, at=NOW, source="text"))
+        participant.unanswered = 2
+        assert await repo.checkin_days_since(session, pid, day) == {day}
+        await repo.clear_unanswered(session, participant)
+        await session.commit()
+    async with sessions() as session:
+        assert (await session.get(Participant, pid)).unanswered == 0
 
 
 async def test_claims_are_exclusive_and_ordered_by_due_time(engine: AsyncEngine) -> None:
