@@ -161,16 +161,21 @@ T = TypeVar("T")
 Claim = Callable[[AsyncSession, dt.datetime, str, int, dt.datetime], Awaitable[list[T]]]
 
 
-async def claimed_batches(services: Services, claim: Claim[T]) -> AsyncIterator[tuple[AsyncSession, list[T], str]]:
+async def claimed_batches(
+    services: Services, claim: Claim[T], *, commit: bool = True
+) -> AsyncIterator[tuple[AsyncSession, list[T], str]]:
     """Claim due rows a batch at a time with `claim` (a repo function), each batch committed at
     once, so other workers see it, and handed out with a session of its own and the claim token;
-    until a batch comes back short. Claims older than CLAIM_TIMEOUT (a dead worker's) are taken over."""
+    until a batch comes back short. With `commit` False the claim's transaction is handed out
+    open: the caller reads what it needs in it and then commits, before sending anything. Claims
+    older than CLAIM_TIMEOUT (a dead worker's) are taken over."""
     token = str(uuid.uuid4())
     while True:
         now = services.clock.now()
         async with services.sessions() as session:
             batch = await claim(session, now, token, BATCH_SIZE, now - CLAIM_TIMEOUT)
-            await session.commit()
+            if commit:
+                await session.commit()
             yield session, batch, token
         if len(batch) < BATCH_SIZE:
             return
@@ -180,8 +185,10 @@ async def run_tick(application: Application) -> TickReport:
     """Claim and send every due hello, one batch at a time, until none is due."""
     services = services_of(application)
     report = TickReport()
-    async for session, batch, token in claimed_batches(services, repo.claim_due):
+    # The claim's transaction goes on with the batch's reads (_process_batch commits it).
+    async for session, batch, token in claimed_batches(services, repo.claim_due, commit=False):
         if not batch:
+            await session.commit()
             continue
         services.metrics.batch_size.observe(len(batch))
         services.metrics.tick_lag.set((services.clock.now() - batch[0].next_hello_at).total_seconds())
@@ -256,14 +263,15 @@ async def _process_batch(
             to_send.append((due, decision))
     if skipped:
         await repo.finish_claims(session, token, skipped)
-        await session.commit()
         report.skipped += len(skipped)
     tasks = await _choose_tasks(services, session, to_send)
-    ids = [due.participant_id for due, _ in to_send]
-    notes = await repo.pending_notes(session, ids) if to_send else {}
-    cheers = await repo.pending_cheers(session, ids) if to_send else {}
-    # The reads' transaction ends before anything is sent: on SQLite it holds the write lock, and
-    # a round trip to Telegram must not keep people's answers waiting for it.
+    # Notes and cheers are read only for those the claim found some waiting for (most have none).
+    with_notes = [due.participant_id for due, _ in to_send if due.notes_waiting]
+    with_cheer = [due.participant_id for due, _ in to_send if due.cheer_waiting]
+    notes = await repo.pending_notes(session, with_notes) if with_notes else {}
+    cheers = await repo.pending_cheers(session, with_cheer) if with_cheer else {}
+    # The transaction ends before anything is sent: on SQLite it holds the write lock, and a round
+    # trip to Telegram must not keep people's answers waiting for it.
     await session.commit()
     prepared: list[Prepared] = []
     outgoing: list[Outgoing] = []

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    Boolean,
     Executable,
     Integer,
     Result,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
@@ -214,6 +216,8 @@ class DueHello:
     wants_tasks: bool
     notes_allowed: bool | None
     send_failures: int
+    notes_waiting: bool = False  # family notes wait for this hello (read them with pending_notes)
+    cheer_waiting: bool = False  # a cheer waits for this hello (read it with pending_cheers)
 
 
 @dataclass(frozen=True)
@@ -254,9 +258,10 @@ async def due_work(session: AsyncSession, now: dt.datetime, stale_before: dt.dat
 
 
 @functools.lru_cache(maxsize=16)
-def _claim(dialect: str, model: type[Base], due: str, returning: tuple[str, ...]) -> Update:
+def _claim(dialect: str, model: type[Base], due: str, returning: tuple[str, ...], also: tuple = ()) -> Update:
     """UPDATE ... RETURNING that claims up to `limit` rows of `model` that are claimable
-    (:func:`_claimable`), for the claim token `token`; built once per table and backend.
+    (:func:`_claimable`), for the claim token `token`, and returns their `returning` columns and
+    the expressions `also`; built once per table and backend.
 
     A claim older than `stale` (its worker died) is taken over. On PostgreSQL the candidate
     rows are locked with SKIP LOCKED so several workers never claim the same row; on SQLite the
@@ -275,7 +280,7 @@ def _claim(dialect: str, model: type[Base], due: str, returning: tuple[str, ...]
         update(table)
         .where(table.c.id.in_(candidates.scalar_subquery()))
         .values(claimed_at=bindparam("now"), claim_token=bindparam("token", type_=table.c.claim_token.type))
-        .returning(*(table.c[name] for name in returning))
+        .returning(*(table.c[name] for name in returning), *also)
     )
 
 
@@ -288,9 +293,10 @@ async def _claimed(
     token: str,
     limit: int,
     stale_before: dt.datetime,
+    also: tuple = (),
 ) -> Sequence[Row]:
-    """Claim due rows of `model` (see :func:`_claim`) and return their `returning` columns."""
-    statement = _claim(session.bind.dialect.name, model, due, returning)
+    """Claim due rows of `model` (see :func:`_claim`) and return their `returning` columns and `also`."""
+    statement = _claim(session.bind.dialect.name, model, due, returning, also)
     values = {"now": now, "token": token, "limit": limit, "stale": stale_before}
     return (await _core(session, statement, values)).all()
 
@@ -315,11 +321,30 @@ _DUE_HELLO_COLUMNS = (
 )
 
 
+# Whether family notes, and a cheer, wait for the participant's hello (as pending_notes and
+# pending_cheers would find them), returned with the claim: most hellos carry neither, and then the
+# tick does not read them. Written out because SQLAlchemy renders RETURNING's columns without their
+# table, which would make the subqueries' column names ambiguous.
+_NOTES_WAITING = literal_column(
+    "EXISTS (SELECT 1 FROM family_notes"
+    " JOIN family_links ON family_links.id = family_notes.link_id"
+    " JOIN family_members ON family_members.id = family_links.family_member_id"
+    " WHERE family_links.participant_id = participants.id)",
+    Boolean,
+)
+_CHEER_WAITING = literal_column(
+    "(participants.cheers_on AND EXISTS (SELECT 1 FROM cheers"
+    " WHERE cheers.participant_id = participants.id AND cheers.delivered_at IS NULL))",
+    Boolean,
+)
+
+
 async def claim_due(
     session: AsyncSession, now: dt.datetime, token: str, limit: int, stale_before: dt.datetime
 ) -> list[DueHello]:
     """Claim up to `limit` participants whose next hello is due, atomically (see :func:`_claim`)."""
-    rows = await _claimed(session, Participant, "next_hello_at", _DUE_HELLO_COLUMNS, now, token, limit, stale_before)
+    also = (_NOTES_WAITING, _CHEER_WAITING)
+    rows = await _claimed(session, Participant, "next_hello_at", _DUE_HELLO_COLUMNS, now, token, limit, stale_before, also)
     return sorted((DueHello(*row) for row in rows), key=lambda due: due.next_hello_at)
 
 

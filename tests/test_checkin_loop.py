@@ -175,6 +175,47 @@ async def test_an_answer_to_a_hello_clears_it_with_one_statement(bot: Harness) -
     assert participant.unanswered == 0 and participant.quiet_since is None
 
 
+async def test_a_plain_hello_is_one_transaction_before_it_is_sent_and_one_after(bot: Harness) -> None:
+    """The claim says whether family notes or a cheer wait for each hello, and the batch's reads go
+    on in the claim's own transaction: a hello with neither waiting is claimed and read for in one
+    transaction before it is sent and recorded in one after, with no read of notes or cheers."""
+    await onboard(bot)
+    participant = await bot.participant(ME)
+    bot.clock.set(participant.next_hello_at)
+    sent_before = len(bot.sent_to(ME))
+    seen: list[str] = []  # the statements' first words and tables, and COMMIT at each commit
+    engine = bot.services.engine.sync_engine
+
+    def statement(_conn, _cursor, sql: str, *_rest) -> None:  # noqa: ANN001
+        words = sql.split()
+        seen.append(" ".join(words[:3]) if words[0] != "SELECT" else f"SELECT {words[words.index('FROM') + 1]}")
+
+    def committed(_conn) -> None:  # noqa: ANN001
+        seen.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", committed)
+    try:
+        await bot.tick()
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", committed)
+    assert len(bot.sent_to(ME)) == sent_before + 1
+    assert (await bot.participant(ME)).last_hello_day is not None  # sent, and recorded
+    assert seen[:10] == [
+        "SELECT participants",  # the tick's first read: is anything due?
+        "COMMIT",
+        "UPDATE participants SET",  # the claim, which tells that no notes or cheer wait
+        "SELECT task_offers",  # the tasks offered lately, in the claim's transaction
+        "COMMIT",
+        'INSERT INTO hellos',  # sent: what was sent, and the claim released
+        'INSERT INTO "task_offers"',
+        "UPDATE participants SET",
+        "COMMIT",
+        "DELETE FROM processed_updates",  # the tick's hourly housekeeping
+    ], seen
+
+
 async def test_the_database_is_free_while_a_hello_is_on_its_way(bot: Harness) -> None:
     """While the tick waits for Telegram to take a hello, it holds no transaction: on SQLite
     another connection can take the write lock at once, so answers are never kept waiting."""
