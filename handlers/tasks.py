@@ -32,11 +32,6 @@ def _parse(data: str, answers: set[str] | None) -> tuple[dt.date, str, str] | No
         return None
 
 
-def _is_open(offer: repo.OfferState, latest: tuple[dt.date, bool] | None) -> bool:
-    """A task stays open until the next hello after it (`latest`: checkin.latest_hello)."""
-    return latest is None or offer.day >= latest[0]
-
-
 async def offer_task(turn: Turn, participant: Participant, level: int, day: dt.date, kind: str) -> tuple[str, str] | None:
     """Pick a fitting task at `level` that was not offered lately, record it, return (id, words)."""
     recent = await repo.last_offered(turn.session, [participant.id], day - dt.timedelta(days=RULES.repeat_after_days))
@@ -54,17 +49,19 @@ async def task_button(turn: Turn) -> list[Out]:
     if participant is None or parsed is None or participant.status not in COUNTED:
         return [Toast(turn.t("button.stale"))]
     day, task_id, answer = parsed
-    offer = await repo.offer(turn.session, participant.id, day, task_id)
-    if offer is None:  # forged, or someone else's
-        return [Toast(turn.t("button.stale"))]
-    if offer.outcome in (Outcome.DONE, Outcome.TOO_MUCH):
-        return [Toast(turn.t("checkin.already"))]
-    latest = await latest_hello(turn, participant)
-    if not _is_open(offer, latest):
-        return [Toast(turn.t("task.passed")), SetButtons(None)]
     outcome = TASK_ANSWERS[answer]
-    if not await repo.answer_offer(turn.session, offer.offer_id, outcome, turn.now):
-        return [Toast(turn.t("checkin.already"))]  # closed meanwhile, by a tap handled elsewhere
+    # A task stays open until the next hello after it (latest: checkin.latest_hello).
+    latest = await latest_hello(turn, participant)
+    offer = await repo.answer_task(
+        turn.session, participant.id, day, task_id, outcome, turn.now, latest[0] if latest else None
+    )
+    if offer is None:  # nothing written: say why
+        found = await repo.offer(turn.session, participant.id, day, task_id)
+        if found is None:  # forged, or someone else's
+            return [Toast(turn.t("button.stale"))]
+        if found.outcome in (Outcome.DONE, Outcome.TOO_MUCH):
+            return [Toast(turn.t("checkin.already"))]  # a second tap, here or handled elsewhere
+        return [Toast(turn.t("task.passed")), SetButtons(None)]
     await count_day(turn, participant, answer_day_after(turn, participant, latest), f"task_{answer}")
     message = turn.update.callback_query.message
     markup = message.reply_markup if message else None
@@ -125,12 +122,12 @@ async def rating_button(turn: Turn) -> list[Out]:
     if participant is None or parsed is None:
         return [Toast(turn.t("button.stale"))]
     day, task_id, rating = parsed
-    offer = await repo.offer(turn.session, participant.id, day, task_id)
-    if offer is None or offer.outcome != Outcome.DONE:
+    if await repo.rate_task(turn.session, participant.id, day, task_id, int(rating)):
+        return [Edit(turn.t("task.rated"))]
+    found = await repo.offer(turn.session, participant.id, day, task_id)  # nothing written: say why
+    if found is None or found.outcome != Outcome.DONE:
         return [Toast(turn.t("button.stale"))]
-    if offer.rating is not None or not await repo.rate_offer(turn.session, offer.offer_id, int(rating)):
-        return [Toast(turn.t("checkin.already"))]
-    return [Edit(turn.t("task.rated"))]
+    return [Toast(turn.t("checkin.already"))]
 
 
 async def step_up_button(turn: Turn) -> list[Out]:

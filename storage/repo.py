@@ -408,8 +408,8 @@ async def add_offer(
 
 @dataclass(frozen=True, slots=True)
 class OfferState:
-    """An offered task, as answering or rating it needs it (written back with answer_offer and
-    rate_offer, not by changing an ORM object: one statement instead of the ORM's flush)."""
+    """An offered task, as answering or rating it needs it (written with answer_task and rate_task,
+    not by changing an ORM object: one statement instead of the ORM's flush)."""
 
     offer_id: int
     day: dt.date
@@ -419,56 +419,79 @@ class OfferState:
     rating: int | None
 
 
-_OFFER = select(
+_OFFER_COLUMNS = (
     _task_offers.c.id,
     _task_offers.c.day,
     _task_offers.c.level,
     _task_offers.c.kind,
     _task_offers.c.outcome,
     _task_offers.c.rating,
-).where(
-    _task_offers.c.participant_id == _PARTICIPANT,
-    _task_offers.c.day == bindparam("day"),
-    _task_offers.c.task_id == bindparam("task_id"),
 )
+# The task offered to a participant on a day (b_: an UPDATE may not name its parameters after columns).
+_THE_OFFER = (
+    _task_offers.c.participant_id == bindparam("b_participant_id"),
+    _task_offers.c.day == bindparam("b_day"),
+    _task_offers.c.task_id == bindparam("b_task_id"),
+)
+_OFFER = select(*_OFFER_COLUMNS).where(*_THE_OFFER)
+
+
+def _the_offer(participant_id: int, day: dt.date, task_id: str) -> dict[str, object]:
+    return {"b_participant_id": participant_id, "b_day": day, "b_task_id": task_id}
 
 
 async def offer(session: AsyncSession, participant_id: int, day: dt.date, task_id: str) -> OfferState | None:
-    row = (await _core(session, _OFFER, {"participant_id": participant_id, "day": day, "task_id": task_id})).first()
+    row = (await _core(session, _OFFER, _the_offer(participant_id, day, task_id))).first()
     return OfferState(*row) if row else None
 
 
-# "Maybe later" leaves a task open; "Done" and "Too much today" close it.
-_ANSWER_OFFER = (
+# "Maybe later" leaves a task open; "Done" and "Too much today" close it. A task is open until the
+# next hello after it: offered on `open_since` (the latest hello's day) or later.
+_ANSWER_TASK = (
     update(_task_offers)
     .where(
-        _task_offers.c.id == bindparam("b_id"),
+        *_THE_OFFER,
         or_(_task_offers.c.outcome.is_(None), _task_offers.c.outcome == Outcome.LATER.value),
+        _task_offers.c.day >= bindparam("b_open_since"),
     )
     .values(outcome=bindparam("b_outcome"), answered_at=bindparam("b_at"))
+    .returning(*_OFFER_COLUMNS)
 )
-_RATE_OFFER = (
+_RATE_TASK = (
     update(_task_offers)
-    .where(
-        _task_offers.c.id == bindparam("b_id"),
-        _task_offers.c.outcome == Outcome.DONE.value,
-        _task_offers.c.rating.is_(None),
-    )
+    .where(*_THE_OFFER, _task_offers.c.outcome == Outcome.DONE.value, _task_offers.c.rating.is_(None))
     .values(rating=bindparam("b_rating"))
 )
 
 
-async def answer_offer(session: AsyncSession, offer_id: int, outcome: Outcome, at: dt.datetime) -> bool:
-    """Write the answer to an open task. False if it was closed already ("Done" or "Too much
-    today"): a double tap counts once, even when two workers handle the taps at the same moment."""
-    result = await _core(session, _ANSWER_OFFER, {"b_id": offer_id, "b_outcome": outcome.value, "b_at": at})
-    return bool(result.rowcount)
+async def answer_task(
+    session: AsyncSession,
+    participant_id: int,
+    day: dt.date,
+    task_id: str,
+    outcome: Outcome,
+    at: dt.datetime,
+    open_since: dt.date | None,
+) -> OfferState | None:
+    """Write the answer to the task `task_id` offered to the participant on `day`, if it is open:
+    not closed ("Done" or "Too much today") and offered no earlier than `open_since` (None: no
+    hello yet). The offer as written, or None when nothing was (offer() then tells why). A double
+    tap counts once, even when two workers handle the taps at the same moment."""
+    params = {
+        **_the_offer(participant_id, day, task_id),
+        "b_open_since": open_since or dt.date.min,
+        "b_outcome": outcome.value,
+        "b_at": at,
+    }
+    row = (await _core(session, _ANSWER_TASK, params)).first()
+    return OfferState(*row) if row else None
 
 
-async def rate_offer(session: AsyncSession, offer_id: int, rating: int) -> bool:
-    """Keep how hard a done task was. False if it was rated already (or is not done)."""
-    result = await _core(session, _RATE_OFFER, {"b_id": offer_id, "b_rating": rating})
-    return bool(result.rowcount)
+async def rate_task(session: AsyncSession, participant_id: int, day: dt.date, task_id: str, rating: int) -> bool:
+    """Keep how hard a done task was. False if nothing was written: not found, not done, or rated
+    already (offer() tells which)."""
+    params = {**_the_offer(participant_id, day, task_id), "b_rating": rating}
+    return bool((await _core(session, _RATE_TASK, params)).rowcount)
 
 
 _LAST_OFFERED = (

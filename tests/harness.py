@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.ext import Application
@@ -148,8 +149,38 @@ class Harness:
     def t(self, key: str, language: str = "en", **values: Any) -> str:
         return self.services.catalogs[language](key, **values)
 
+    @contextmanager
+    def statements(self) -> Iterator[list[str]]:
+        """Every statement sent to the database meanwhile (on one line each), and "COMMIT" at
+        every commit, in order."""
+        seen: list[str] = []
+        engine = self.services.engine.sync_engine
+
+        def statement(_conn, _cursor, sql: str, *_rest) -> None:  # noqa: ANN001
+            seen.append(" ".join(sql.split()))
+
+        def committed(_conn) -> None:  # noqa: ANN001
+            seen.append("COMMIT")
+
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", committed)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", statement)
+            event.remove(engine, "commit", committed)
+
     def sent_to(self, user: int) -> list[FakeMessage]:
         return self.api.messages(user)
+
+
+def shape(statement: str) -> str:
+    """A statement's kind and table, from Harness.statements: "SELECT participants" (the first
+    table read), "INSERT INTO hellos", "UPDATE task_offers SET", "COMMIT"."""
+    words = statement.split()
+    if words[0] == "SELECT":
+        return f"SELECT {words[words.index('FROM') + 1]}"
+    return " ".join(words[:3])
 
 
 def sqlite_write_lock_free(engine: AsyncEngine) -> bool:

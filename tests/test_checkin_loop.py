@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import CheckIn, Hello, Status
-from tests.harness import Harness, sqlite_write_lock_free
+from tests.harness import Harness, shape, sqlite_write_lock_free
 from tests.test_onboarding import ME, onboard
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -183,23 +183,9 @@ async def test_a_plain_hello_is_one_transaction_before_it_is_sent_and_one_after(
     participant = await bot.participant(ME)
     bot.clock.set(participant.next_hello_at)
     sent_before = len(bot.sent_to(ME))
-    seen: list[str] = []  # the statements' first words and tables, and COMMIT at each commit
-    engine = bot.services.engine.sync_engine
-
-    def statement(_conn, _cursor, sql: str, *_rest) -> None:  # noqa: ANN001
-        words = sql.split()
-        seen.append(" ".join(words[:3]) if words[0] != "SELECT" else f"SELECT {words[words.index('FROM') + 1]}")
-
-    def committed(_conn) -> None:  # noqa: ANN001
-        seen.append("COMMIT")
-
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "commit", committed)
-    try:
+    with bot.statements() as statements:
         await bot.tick()
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "commit", committed)
+    seen = [shape(statement) for statement in statements]
     assert len(bot.sent_to(ME)) == sent_before + 1
     assert (await bot.participant(ME)).last_hello_day is not None  # sent, and recorded
     assert seen[:10] == [

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.backoff import BUDGET, budget_breaches
 from storage.models import TaskOffer
-from tests.harness import Harness
+from tests.harness import Harness, shape
 from tests.test_checkin_loop import checkins, to_next_hello
 from tests.test_onboarding import ME, onboard
 
@@ -51,6 +51,25 @@ async def test_done_counts_the_day_and_asks_gently_how_hard_it_was(bot: Harness)
     # A second rating, or "Done" again, changes nothing.
     assert await bot.tap_data(ME, f"r:{offer.day:%Y%m%d}:{offer.task_id}:9", message_id=1) == [bot.t("checkin.already")]
     assert (await offers(bot))[0].rating == 3
+
+
+async def test_an_answer_to_a_task_is_written_without_reading_the_task_first(bot: Harness) -> None:
+    """"Done" and a rating each write the task with one conditional UPDATE (which also tells
+    whether the task was open); the task is read only when nothing was written, to say why."""
+    await onboard(bot)
+    await to_next_hello(bot)
+    with bot.statements() as done:
+        assert await bot.tap(ME, "Done") == [bot.t("task.done_ack")]
+    with bot.statements() as rated:
+        assert await bot.tap(ME, "3") == [bot.t("task.rated")]
+    [offer] = await offers(bot)
+    with bot.statements() as again:
+        data = f"t:{offer.day:%Y%m%d}:{offer.task_id}:done"
+        assert await bot.tap_data(ME, data, message_id=1) == [bot.t("checkin.already")]
+    tasks = [[shape(s) for s in seen if "task_offers" in s] for seen in (done, rated, again)]
+    assert tasks[0][0] == "UPDATE task_offers SET", done  # (a bigger step's check may read tasks later)
+    assert tasks[1] == ["UPDATE task_offers SET"], rated
+    assert tasks[2] == ["UPDATE task_offers SET", "SELECT task_offers"], again
 
 
 async def test_maybe_later_keeps_the_task_until_the_next_hello(bot: Harness) -> None:

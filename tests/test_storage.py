@@ -121,19 +121,28 @@ async def test_a_task_is_closed_and_rated_once(engine: AsyncEngine) -> None:
         {"participant_id": pid, "task_id": task, "level": 0, "day": day, "offered_at": NOW, "kind": "hello"}
         for task in ("t1", "t2")
     ]
+    later = dt.date(2026, 3, 3)
     async with sessions() as session:
         await repo.add_offers(session, rows)
         first = await repo.offer(session, pid, day, "t1")
-        second = await repo.offer(session, pid, day, "t2")
-        assert first is not None and second is not None and first.outcome is None
-        assert await repo.rate_offer(session, first.offer_id, 3) is False  # not done yet
-        assert await repo.answer_offer(session, first.offer_id, Outcome.LATER, NOW) is True
-        assert await repo.answer_offer(session, first.offer_id, Outcome.DONE, NOW) is True
-        assert await repo.answer_offer(session, first.offer_id, Outcome.TOO_MUCH, NOW) is False
-        assert await repo.rate_offer(session, first.offer_id, 3) is True
-        assert await repo.rate_offer(session, first.offer_id, 9) is False
-        assert await repo.answer_offer(session, second.offer_id, Outcome.TOO_MUCH, NOW) is True
-        assert await repo.answer_offer(session, second.offer_id, Outcome.DONE, NOW) is False
+        assert first is not None and first.outcome is None
+        assert await repo.rate_task(session, pid, day, "t1", 3) is False  # not done yet
+        later_ = await repo.answer_task(session, pid, day, "t1", Outcome.LATER, NOW, None)
+        assert later_ == repo.OfferState(first.offer_id, day, 0, "hello", "later", None)
+        done = await repo.answer_task(session, pid, day, "t1", Outcome.DONE, NOW, day)
+        assert done is not None and done.outcome == "done"
+        assert await repo.answer_task(session, pid, day, "t1", Outcome.TOO_MUCH, NOW, day) is None
+        assert await repo.rate_task(session, pid, day, "t1", 3) is True
+        assert await repo.rate_task(session, pid, day, "t1", 9) is False
+        # A task is open only until the next hello after it; then nothing is written.
+        assert await repo.answer_task(session, pid, day, "t2", Outcome.DONE, NOW, later) is None
+        assert (await repo.offer(session, pid, day, "t2")).outcome is None
+        assert await repo.answer_task(session, pid, day, "t2", Outcome.TOO_MUCH, NOW, day) is not None
+        assert await repo.answer_task(session, pid, day, "t2", Outcome.DONE, NOW, day) is None
+        # Someone else's task, or one never offered, is never written.
+        assert await repo.answer_task(session, pid + 1, day, "t1", Outcome.DONE, NOW, None) is None
+        assert await repo.answer_task(session, pid, day, "nope", Outcome.DONE, NOW, None) is None
+        assert await repo.rate_task(session, pid + 1, day, "t1", 5) is False
         await session.commit()
     async with sessions() as session:
         assert await repo.offer(session, pid, day, "t1") == repo.OfferState(first.offer_id, day, 0, "hello", "done", 3)
