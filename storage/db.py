@@ -35,6 +35,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         args, options = parsed.get_dialect()().create_connect_args(parsed)
         kwargs.setdefault("async_creator", inline_sqlite.connector(*args, **options))
+        kwargs.setdefault("module", inline_sqlite.dbapi())
         engine = create_async_engine(parsed, **kwargs)
         _configure_sqlite(engine)
         return engine

@@ -16,8 +16,14 @@ What that changes, and how it is kept safe:
 - **Writes are short.** With WAL and ``synchronous=NORMAL`` a commit writes to the log without
   waiting for the disk; only a checkpoint (every 1,000 pages by default) does, for a moment.
 
-SQLAlchemy's aiosqlite dialect is used unchanged: this class keeps aiosqlite's interface, including
-the queue that dialect uses to set the isolation level.
+- **One call a statement.** SQLAlchemy's adapter for aiosqlite makes four awaited calls for each
+  statement (open a cursor, execute, fetch the rows, close), and each is handed from SQLAlchemy's
+  greenlet to the event loop's and back. Here its cursor makes one (:meth:`InlineConnection.run`),
+  which does the four on SQLite's own cursor; a refused call is retried whole, as before.
+
+SQLAlchemy's aiosqlite dialect is used otherwise unchanged: :class:`InlineConnection` keeps
+aiosqlite's interface, including the queue that dialect uses to set the isolation level, and
+:func:`dbapi` gives the engine the adapter with the one-call cursor.
 """
 
 from __future__ import annotations
@@ -26,11 +32,18 @@ import asyncio
 import itertools
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util.concurrency import await_only
 
 # How long a call refused with "database is locked" is retried before the error stands (seconds).
 BUSY_TIMEOUT = 5.0
@@ -85,6 +98,26 @@ class InlineConnection(aiosqlite.Connection):
                     raise
                 await asyncio.sleep(min(_BACKOFF[min(attempt, len(_BACKOFF) - 1)], deadline - now))
 
+    async def run(self, operation: str, parameters: Any = None, many: bool = False) -> tuple[Any, list | None, int, int | None]:
+        """Run one statement start to end on a cursor of its own (`many`: once for each of the
+        `parameters`): its description, its rows (None if it returns none), rowcount and lastrowid."""
+
+        def statement() -> tuple[Any, list | None, int, int | None]:
+            cursor = self._connection.cursor()
+            try:
+                if many:
+                    cursor.executemany(operation, parameters)
+                elif parameters is None:
+                    cursor.execute(operation)
+                else:
+                    cursor.execute(operation, parameters)
+                description = cursor.description
+                return description, (cursor.fetchall() if description else None), cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        return await self._execute(statement)
+
     async def _connect(self) -> InlineConnection:
         if self._connection is None:
             self._connection = self._connector()
@@ -111,3 +144,54 @@ def connector(database: str, busy_timeout: float = BUSY_TIMEOUT, **options: Any)
         return await InlineConnection(partial(sqlite3.connect, database, **options), busy_timeout)
 
     return connect
+
+
+class _Cursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's cursor for aiosqlite, making one awaited call a statement (InlineConnection.run)
+    and setting what the original sets."""
+
+    __slots__ = ()
+
+    def execute(self, operation: Any, parameters: Any = None) -> None:
+        self._run(operation, parameters, many=False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> None:
+        self._run(operation, seq_of_parameters, many=True)
+
+    def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        try:
+            description, rows, rowcount, lastrowid = self.await_(self._connection.run(operation, parameters, many))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        if description:
+            self.description = description
+            self.lastrowid = self.rowcount = -1
+            self._rows = deque(rows)
+        else:
+            self.description = None
+            self.lastrowid = lastrowid
+            self.rowcount = rowcount
+
+
+class _Connection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's connection for aiosqlite, with the one-call cursor (server-side cursors, which
+    this project does not use, stay SQLAlchemy's own)."""
+
+    __slots__ = ()
+
+    def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
+        return super().cursor(server_side) if server_side else _Cursor(self)
+
+
+class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """SQLAlchemy's aiosqlite "DBAPI module", whose connections (from the engine's
+    ``async_creator``) are :class:`_Connection`."""
+
+    def connect(self, *args: Any, **kwargs: Any) -> _Connection:
+        creator = kwargs.pop("async_creator_fn")
+        return _Connection(self, await_only(creator(*args, **kwargs)))
+
+
+def dbapi() -> AsyncAdapt_aiosqlite_dbapi:
+    """The engine's ``module``, to go with :func:`connector` as its ``async_creator``."""
+    return _DBAPI(aiosqlite, sqlite3)

@@ -128,3 +128,30 @@ async def test_a_transaction_holds_the_write_lock_from_its_first_statement_a_rea
     finally:
         other.close()
         await engine.dispose()
+
+
+async def test_a_statement_is_one_call_with_its_rows_and_counts(database: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLAlchemy's cursor here makes one awaited call a statement (open, execute, fetch, close
+    together), and reads rows, rowcount and lastrowid as its own adapter does."""
+    calls: list[str] = []
+    execute = inline_sqlite.InlineConnection._execute
+
+    async def counted(self, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(getattr(fn, "__name__", repr(fn)))
+        return await execute(self, fn, *args, **kwargs)
+
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.begin() as connection:
+            inserted = await connection.execute(text("INSERT INTO t VALUES (5)"))
+            assert inserted.rowcount == 1 and inserted.lastrowid == 1
+            monkeypatch.setattr(inline_sqlite.InlineConnection, "_execute", counted)
+            many = await connection.execute(text("INSERT INTO t VALUES (:n)"), [{"n": 6}, {"n": 7}])
+            assert many.rowcount == 2
+            assert (await connection.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all() == [5, 6, 7]
+            changed = await connection.execute(text("UPDATE t SET n = n + 1 WHERE n > 5 RETURNING n"))
+            assert sorted(changed.scalars()) == [7, 8]
+            assert (await connection.execute(text("UPDATE t SET n = 0 WHERE n > 100"))).rowcount == 0
+            assert calls == ["statement"] * 4
+    finally:
+        await engine.dispose()
