@@ -495,6 +495,22 @@ async def test_callback_update_and_press(h: Harness) -> None:
         h.api.press(CHAT, "No such button")
 
 
+async def test_updates_and_records_hold_copies_of_a_keyboard(h: Harness) -> None:
+    """A pressed button's update and the message the fake keeps never share a keyboard:
+    changing one changes nothing in the other."""
+    sent = await h.app.bot.send_message(CHAT, "Ready?", reply_markup=keyboard([("Yes", "yes"), ("No", "no")]))
+    update = h.api.press(CHAT, "Yes")
+    handed_out = update["callback_query"]["message"]["reply_markup"]
+    handed_out["inline_keyboard"][0][0]["text"] = "changed"
+    handed_out["inline_keyboard"].append([])
+    message = h.api.message(CHAT, sent.message_id)
+    assert message.button_texts == ["Yes", "No"]
+    assert message.reply_markup["inline_keyboard"][0][0]["text"] == "Yes"
+    again = h.api.press(CHAT, "Yes")["callback_query"]["message"]["reply_markup"]
+    assert again == message.reply_markup and again is not message.reply_markup
+    assert again["inline_keyboard"][0] is not message.reply_markup["inline_keyboard"][0]
+
+
 async def test_media_and_edit_builders_parse(h: Harness) -> None:
     bot = h.app.bot
     sticker = Update.de_json(sticker_update(CHAT, emoji="🌿"), bot)
