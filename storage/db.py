@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage import inline_sqlite
 
@@ -77,8 +79,75 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     engine.sync_engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
 
 
+class Session(AsyncSession):
+    """SQLAlchemy's AsyncSession, closed where it stands when closing has nothing to wait for.
+
+    Leaving ``async with`` closes the session (the connection goes back to the pool). SQLAlchemy
+    runs that close in a task of its own, shielded, so that a cancellation cannot stop it halfway:
+    a task and two turns of the event loop for every session, most of the cost of a session that
+    does little. On SQLite a close never waits (storage/inline_sqlite.py), and a coroutine that never
+    waits cannot be cancelled halfway, so it is run to its end right here. A close that does wait
+    (PostgreSQL's round trip) goes on from there in a shielded task, as SQLAlchemy's own does.
+    """
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        step = self.close().__await__()
+        try:
+            waiting_for = step.send(None)
+        except StopIteration:
+            return
+        await _finish(_GoOn(step, waiting_for))
+
+
+class _GoOn:
+    """Awaitable: a coroutine's `step` (``__await__()``), started elsewhere and now waiting for
+    `waiting_for`, carried on to its end (what it waits for, and what comes back, passed through)."""
+
+    __slots__ = ("_step", "_waiting_for")
+
+    def __init__(self, step: Any, waiting_for: Any) -> None:
+        self._step = step
+        self._waiting_for = waiting_for
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        step, waiting_for = self._step, self._waiting_for
+        while True:
+            try:
+                sent = yield waiting_for
+            except GeneratorExit:
+                step.close()
+                raise
+            except BaseException as error:  # thrown in by the event loop (a cancellation): passed on
+                try:
+                    waiting_for = step.throw(error)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting_for = step.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+async def _finish(cleanup: Awaitable[Any]) -> None:
+    """Await `cleanup` in a task of its own, to its end even if this task is cancelled meanwhile;
+    such a cancellation is raised once the cleanup is done."""
+    task = asyncio.ensure_future(cleanup)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            await asyncio.shield(task)
+            break
+        except asyncio.CancelledError as error:
+            if task.done():
+                raise
+            cancelled = error
+    if cancelled is not None:
+        raise cancelled
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, class_=Session, expire_on_commit=False)
 
 
 def alembic_config() -> Config:

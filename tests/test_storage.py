@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,7 +13,7 @@ from core.ladder import Outcome
 from storage import repo
 from alembic.script import ScriptDirectory
 
-from storage.db import alembic_config, migrate, session_factory
+from storage.db import Session, alembic_config, migrate, session_factory
 from storage.models import CheckIn, Participant, Status
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -254,3 +255,51 @@ async def test_the_models_and_the_migrations_agree(engine: AsyncEngine) -> None:
             lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
         )
     assert diff == []
+
+
+async def test_leaving_a_session_closes_it_and_gives_its_connection_back(engine: AsyncEngine, monkeypatch) -> None:  # noqa: ANN001
+    """On SQLite the close is run where the session is left, with no task of its own (nothing in it
+    waits); on PostgreSQL it waits for the server, in a task. Either way the connection is back in
+    the pool once the block is left."""
+    tasks: list[str] = []
+    for name in ("create_task", "ensure_future"):
+        start = getattr(asyncio, name)
+        monkeypatch.setattr(asyncio, name, lambda *a, start=start, name=name, **k: tasks.append(name) or start(*a, **k))
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        assert isinstance(session, Session)
+        assert await session.scalar(text("SELECT 1")) == 1
+        assert engine.pool.checkedout() == 1
+    assert engine.pool.checkedout() == 0
+    assert len(tasks) == (0 if engine.dialect.name == "sqlite" else 1)
+
+
+async def test_a_close_that_waits_is_finished_even_when_the_task_is_cancelled(sqlite_engine: AsyncEngine) -> None:
+    """A close that has to wait goes on in a shielded task: cancelling the task that left the
+    session does not stop it halfway, and the cancellation is raised once the close is done."""
+    release = asyncio.Event()
+    closed: list[str] = []
+
+    class SlowClose(Session):
+        async def close(self) -> None:
+            closed.append("started")
+            await release.wait()
+            await super().close()
+            closed.append("done")
+
+    async def use() -> None:
+        async with SlowClose(sqlite_engine) as session:
+            await session.scalar(text("SELECT 1"))
+
+    task = asyncio.ensure_future(use())
+    while not closed:
+        await asyncio.sleep(0)
+    task.cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not task.done() and closed == ["started"]  # the cancellation waits for the close
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert closed == ["started", "done"]
+    assert sqlite_engine.pool.checkedout() == 0
