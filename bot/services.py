@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import random
 from dataclasses import dataclass, field
 
@@ -33,8 +32,6 @@ class Services:
     helplines: dict[str, str]
     rng: random.Random = field(default_factory=random.Random)
     metrics: Metrics = field(default_factory=Metrics)
-    # Facts about the whole deployment (never about a person), remembered briefly: key -> (until, value).
-    memo: dict[str, tuple[dt.datetime, object]] = field(default_factory=dict)
     # SQLite has one writer: updates handled side by side take turns for their (short) transaction
     # here, in asyncio, instead of in SQLite's busy-wait, which a burst can outlast.
     writer_turns: asyncio.Lock | None = None

@@ -104,6 +104,8 @@ class Turn:
     # again (latest_hello_fresh False) once this turn has counted a day.
     latest_hello: tuple[dt.date, bool] | None = None
     latest_hello_fresh: bool = False
+    # Whether any volunteer is active, read with the participant (None: not read).
+    peer_team: bool | None = None
 
     @property
     def data(self) -> str:
@@ -161,6 +163,7 @@ def handler(fn: HandlerFn) -> Callable[[Update, Context], Awaitable[None]]:
             turn = Turn(
                 update, services, session, participant, services.catalogs[language], now,
                 state.prompts, state.latest_hello, latest_hello_fresh=participant is not None,
+                peer_team=state.peer_team,
             )
             outs = await fn(turn)
             if welcomed and not any(isinstance(out, Send) and out.urgent for out in outs):

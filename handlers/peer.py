@@ -239,16 +239,11 @@ async def volunteer_text(turn: Turn, volunteer: Volunteer) -> list[Out]:
 # --- participants: the board question, a kind word, thank you --------------------------------------
 
 
-PEER_TEAM_MEMO = dt.timedelta(minutes=1)
-
-
 async def peer_team_exists(turn: Turn) -> bool:
-    """Whether any volunteer is active, remembered for a minute (asked on most check-ins)."""
-    memo = turn.services.memo.get("peer_team")
-    if memo is None or memo[0] <= turn.now:
-        memo = (turn.now + PEER_TEAM_MEMO, await repo.active_volunteers(turn.session) > 0)
-        turn.services.memo["peer_team"] = memo
-    return bool(memo[1])
+    """Whether any volunteer is active (read with the participant at the start of the turn)."""
+    if turn.peer_team is not None:
+        return turn.peer_team
+    return await repo.active_volunteers(turn.session) > 0
 
 
 def peer_question(t: Translator) -> Send:

@@ -1264,8 +1264,9 @@ _FAMILY_ASKED = (
     select(_family_members.c.id).where(_family_members.c.chat_id == _CHAT, _family_members.c.awaiting.is_not(None)).exists()
 )
 _PROMPTS_WAITING = select(_VOLUNTEER_ASKED, _FAMILY_ASKED)
+_PEER_TEAM = select(_volunteers.c.id).where(_volunteers.c.revoked_at.is_(None)).exists()
 _CHAT_STATE = select(
-    Participant, _VOLUNTEER_ASKED, _FAMILY_ASKED, _LATEST_HELLO_DAY, _LATEST_HELLO_ANSWERED
+    Participant, _VOLUNTEER_ASKED, _FAMILY_ASKED, _LATEST_HELLO_DAY, _LATEST_HELLO_ANSWERED, _PEER_TEAM
 ).where(Participant.chat_id == _CHAT)
 
 
@@ -1278,16 +1279,19 @@ class ChatState:
     prompts: tuple[bool, bool] | None
     # latest_hello_state() for the participant.
     latest_hello: tuple[dt.date, bool] | None
+    # Whether any volunteer is active (active_volunteers() > 0); None when there is no participant.
+    peer_team: bool | None = None
 
 
 async def chat_state(session: AsyncSession, chat_id: int) -> ChatState:
-    """The participant of this chat and, if there is one, :func:`prompts_waiting` for the chat
-    and :func:`latest_hello_state` for the participant, in one query: every update reads the
-    first, every text needs the second, and every answer to a hello or a task the third."""
+    """The participant of this chat and, if there is one, :func:`prompts_waiting` for the chat,
+    :func:`latest_hello_state` for the participant and whether there is a peer team, in one query:
+    every update reads the first, every text needs the second, every answer to a hello or a task
+    the third, and most check-ins the fourth."""
     row = (await session.execute(_CHAT_STATE, {"chat_id": chat_id})).first()
     if row is None:
         return ChatState(None, None, None)
-    return ChatState(row[0], (bool(row[1]), bool(row[2])), _latest_hello(row[3], row[4]))
+    return ChatState(row[0], (bool(row[1]), bool(row[2])), _latest_hello(row[3], row[4]), bool(row[5]))
 
 
 async def prompts_waiting(session: AsyncSession, chat_id: int) -> tuple[bool, bool]:

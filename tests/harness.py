@@ -4,6 +4,7 @@ the fake Bot API, time from a fake clock, the tick run as the JobQueue runs it."
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -175,12 +176,17 @@ class Harness:
 
 
 def shape(statement: str) -> str:
-    """A statement's kind and table, from Harness.statements: "SELECT participants" (the first
-    table read), "INSERT INTO hellos", "UPDATE task_offers SET", "COMMIT"."""
+    """A statement's kind and table, from Harness.statements: "SELECT participants" (the table
+    read, not a subquery's), "INSERT INTO hellos", "UPDATE task_offers SET", "COMMIT"."""
     words = statement.split()
-    if words[0] == "SELECT":
-        return f"SELECT {words[words.index('FROM') + 1]}"
-    return " ".join(words[:3])
+    if words[0] != "SELECT":
+        return " ".join(words[:3])
+    depth = 0
+    for word, after in itertools.pairwise(words):
+        depth += word.count("(") - word.count(")")
+        if word == "FROM" and depth == 0:  # the statement's own table, not a subquery's
+            return f"SELECT {after}"
+    return "SELECT"
 
 
 def sqlite_write_lock_free(engine: AsyncEngine) -> bool:

@@ -175,6 +175,22 @@ async def test_an_answer_to_a_hello_clears_it_with_one_statement(bot: Harness) -
     assert participant.unanswered == 0 and participant.quiet_since is None
 
 
+async def test_im_here_reads_the_chat_once_and_writes_twice(bot: Harness) -> None:
+    """ "I'm here" is one read (the participant, with whatever the turn may need: prompts, the
+    latest hello, whether there is a peer team to ask about), the unanswered hello cleared, the
+    day counted, and the commit."""
+    await onboard(bot)
+    await to_next_hello(bot)
+    with bot.statements() as statements:
+        assert await bot.tap(ME, "I'm here") == [bot.t("checkin.here")]
+    assert [shape(statement) for statement in statements] == [
+        "SELECT participants",
+        "UPDATE participants SET",
+        'INSERT INTO "checkins"',
+        "COMMIT",
+    ]
+
+
 async def test_a_plain_hello_is_one_transaction_before_it_is_sent_and_one_after(bot: Harness) -> None:
     """The claim says whether family notes or a cheer wait for each hello, and the batch's reads go
     on in the claim's own transaction: a hello with neither waiting is claimed and read for in one
@@ -189,7 +205,7 @@ async def test_a_plain_hello_is_one_transaction_before_it_is_sent_and_one_after(
     assert len(bot.sent_to(ME)) == sent_before + 1
     assert (await bot.participant(ME)).last_hello_day is not None  # sent, and recorded
     assert seen[:10] == [
-        "SELECT participants",  # the tick's first read: is anything due?
+        "SELECT",  # the tick's first read: is anything due? (subqueries only)
         "COMMIT",
         "UPDATE participants SET",  # the claim, which tells that no notes or cheer wait
         "SELECT task_offers",  # the tasks offered lately, in the claim's transaction
