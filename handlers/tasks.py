@@ -104,12 +104,8 @@ async def _maybe_offer_step_up(turn: Turn, participant: Participant) -> list[Out
         participant.level, True, today, participant.step_up_offered_on, participant.step_up_snoozed_until
     ):
         return []
-    hello_days = await repo.recent_hello_days(turn.session, participant.id, RULES.steady_hello_days)
-    if not hello_days:
-        return []
-    checkins = await repo.checkin_days_since(turn.session, participant.id, hello_days[0])
-    results = await repo.task_results(turn.session, participant.id, hello_days[0])
-    if not is_steady(hello_days, checkins, results, participant.level):
+    recent = await repo.steadiness(turn.session, participant.id, RULES.steady_hello_days)
+    if not is_steady(recent.hello_days, recent.checkin_days, recent.results, participant.level):
         return []
     participant.step_up_offered_on = today
     participant.step_up_open = True

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     Result,
     Row,
+    String,
     Table,
     TextClause,
     Update,
@@ -20,11 +21,13 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     literal_column,
     or_,
     select,
     text,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -525,21 +528,56 @@ async def task_results(session: AsyncSession, participant_id: int, since: dt.dat
     return [TaskResult(day, level, Outcome(outcome) if outcome else None, rating) for day, level, outcome, rating in rows]
 
 
-_RECENT_HELLO_DAYS = (
+@dataclass(frozen=True, slots=True)
+class Steadiness:
+    """What core.ladder.is_steady weighs, read in one query (:func:`steadiness`)."""
+
+    hello_days: list[dt.date]  # the latest hello-days, oldest first
+    checkin_days: set[dt.date]  # check-in days since the first of them
+    results: list[TaskResult]  # tasks offered since the first of them, in the order recorded
+
+
+_RECENT_HELLOS = (
     select(_hellos.c.day)
     .where(_hellos.c.participant_id == _PARTICIPANT)
     .order_by(_hellos.c.day.desc())
     .limit(bindparam("count", type_=Integer))
+    .subquery()
 )
-_CHECKIN_DAYS_SINCE = select(_checkins.c.day).where(_checkins.c.participant_id == _PARTICIPANT, _checkins.c.day >= _SINCE)
+_STEADY_SINCE = select(func.min(_RECENT_HELLOS.c.day)).scalar_subquery()
+_NO_INT = literal(None, Integer)
+_STEADINESS = union_all(
+    select(literal("hello"), _RECENT_HELLOS.c.day, _NO_INT, literal(None, String), _NO_INT, _NO_INT),
+    select(literal("checkin"), _checkins.c.day, _NO_INT, literal(None, String), _NO_INT, _NO_INT).where(
+        _checkins.c.participant_id == _PARTICIPANT, _checkins.c.day >= _STEADY_SINCE
+    ),
+    select(
+        literal("task"),
+        _task_offers.c.day,
+        _task_offers.c.level,
+        _task_offers.c.outcome,
+        _task_offers.c.rating,
+        _task_offers.c.id,
+    ).where(_task_offers.c.participant_id == _PARTICIPANT, _task_offers.c.day >= _STEADY_SINCE),
+)
 
 
-async def recent_hello_days(session: AsyncSession, participant_id: int, count: int) -> list[dt.date]:
-    return sorted((await _core(session, _RECENT_HELLO_DAYS, {"participant_id": participant_id, "count": count})).scalars())
-
-
-async def checkin_days_since(session: AsyncSession, participant_id: int, since: dt.date) -> set[dt.date]:
-    return set((await _core(session, _CHECKIN_DAYS_SINCE, {"participant_id": participant_id, "since": since})).scalars())
+async def steadiness(session: AsyncSession, participant_id: int, hello_days: int) -> Steadiness:
+    """The participant's latest `hello_days` hello-days, and their check-ins and tasks since the
+    first of them, in one query."""
+    rows = await _core(session, _STEADINESS, {"participant_id": participant_id, "count": hello_days})
+    days: list[dt.date] = []
+    checkins: set[dt.date] = set()
+    tasks: list[tuple[int, TaskResult]] = []
+    for kind, day, level, outcome, rating, offer_id in rows:
+        if kind == "hello":
+            days.append(day)
+        elif kind == "checkin":
+            checkins.add(day)
+        else:
+            tasks.append((offer_id, TaskResult(day, level, Outcome(outcome) if outcome else None, rating)))
+    # Tasks in the order they were recorded.
+    return Steadiness(sorted(days), checkins, [result for _, result in sorted(tasks, key=lambda task: task[0])])
 
 
 # --- safety and data rights -----------------------------------------------------------------------

@@ -185,7 +185,7 @@ def shape(statement: str) -> str:
     for word, after in itertools.pairwise(words):
         depth += word.count("(") - word.count(")")
         if word == "FROM" and depth == 0:  # the statement's own table, not a subquery's
-            return f"SELECT {after}"
+            return f"SELECT {'(subquery)' if after.startswith('(') else after}"
     return "SELECT"
 
 

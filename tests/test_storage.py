@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.ladder import Outcome
+from core.ladder import Outcome, TaskResult
 from storage import repo
 from alembic.script import ScriptDirectory
 
 from storage.db import Session, alembic_config, migrate, session_factory
-from storage.models import CheckIn, Participant, Status
+from storage.models import CheckIn, Hello, Participant, Status
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -150,6 +150,36 @@ async def test_a_task_is_closed_and_rated_once(engine: AsyncEngine) -> None:
         assert (await repo.offer(session, pid, day, "t2")).outcome == "too_much"
 
 
+async def test_steadiness_reads_the_latest_hello_days_and_what_came_since(engine: AsyncEngine) -> None:
+    """One query: the latest hello-days (oldest first), and the check-ins and tasks since the first
+    of them (older ones, and other people's, are left out)."""
+    pid, other = await add_active(engine, 2)
+    sessions = session_factory(engine)
+    days = [dt.date(2026, 3, 1) + dt.timedelta(days=n) for n in range(6)]
+    async with sessions() as session:
+        assert await repo.steadiness(session, pid, 4) == repo.Steadiness([], set(), [])
+        for who in (pid, other):
+            session.add_all(Hello(participant_id=who, day=day, sent_at=NOW, message_id=n) for n, day in enumerate(days))
+            session.add_all(CheckIn(participant_id=who, day=day, at=NOW, source="text") for day in days[1::2])
+        rows = [
+            {"participant_id": pid, "task_id": task, "level": 1, "day": day, "offered_at": NOW, "kind": "hello"}
+            for task, day in (("old", days[0]), ("a", days[3]), ("b", days[2]), ("c", days[5]))
+        ]
+        await repo.add_offers(session, rows)
+        await repo.answer_task(session, pid, days[3], "a", Outcome.DONE, NOW, None)
+        await repo.rate_task(session, pid, days[3], "a", 2)
+        await session.commit()
+    async with sessions() as session:
+        recent = await repo.steadiness(session, pid, 4)
+    assert recent.hello_days == days[2:]
+    assert recent.checkin_days == {days[3], days[5]}
+    assert recent.results == [
+        TaskResult(days[3], 1, Outcome.DONE, 2),
+        TaskResult(days[2], 1, None, None),
+        TaskResult(days[5], 1, None, None),
+    ]
+
+
 async def test_a_read_built_on_tables_sees_what_the_session_has_not_written_yet(engine: AsyncEngine) -> None:
     """Statements built on tables skip SQLAlchemy's autoflush; repo runs them after flushing the
     session's pending changes, as an ORM query would, so they see (and never overtake) them."""
@@ -158,9 +188,10 @@ async def test_a_read_built_on_tables_sees_what_the_session_has_not_written_yet(
     day = dt.date(2026, 3, 2)
     async with sessions() as session:
         participant = await session.get(Participant, pid)
+        session.add(Hello(participant_id=pid, day=day, sent_at=NOW, message_id=1))
         session.add(CheckIn(participant_id=pid, day=day, at=NOW, source="text"))
         participant.unanswered = 2
-        assert await repo.checkin_days_since(session, pid, day) == {day}
+        assert await repo.latest_hello_state(session, pid) == (day, True)
         await repo.clear_unanswered(session, participant)
         await session.commit()
     async with sessions() as session:
