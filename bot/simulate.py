@@ -103,12 +103,14 @@ class Simulation:
         async def no_sleep(_seconds: float) -> None:
             return None
 
+        # The production limiter (bot.app.paced) at a rate that never holds anything back: virtual
+        # time does not wait for real seconds.
         self.app = build_application(
             settings,
             clock=self.clock,
             request=self.api,
             get_updates_request=self.api,
-            rate_limiter=PacedRateLimiter(overall_rate=1e9, bulk_rate=1e9, sleep=no_sleep),
+            rate_limiter=PacedRateLimiter(overall_rate=1e9, sleep=no_sleep),
             rng=random.Random(seed + 1),
         )
         self.people = {
