@@ -15,11 +15,12 @@ What that changes, and how it is kept safe:
   connection holding the lock can finish.
 - **Writes are short.** With WAL and ``synchronous=NORMAL`` a commit writes to the log without
   waiting for the disk; only a checkpoint (every 1,000 pages by default) does, for a moment.
-
 - **One call a statement.** SQLAlchemy's adapter for aiosqlite makes four awaited calls for each
   statement (open a cursor, execute, fetch the rows, close), and each is handed from SQLAlchemy's
   greenlet to the event loop's and back. Here its cursor makes one (:meth:`InlineConnection.run`),
-  which does the four on SQLite's own cursor; a refused call is retried whole, as before.
+  which does the four on SQLite's own cursor. A statement refused with "database is locked" is
+  refused before it changes anything (every transaction takes the write lock with its first
+  statement, storage/db.py), so it is retried whole.
 
 SQLAlchemy's aiosqlite dialect is used otherwise unchanged: :class:`InlineConnection` keeps
 aiosqlite's interface, including the queue that dialect uses to set the isolation level, and
@@ -49,6 +50,10 @@ from sqlalchemy.util.concurrency import await_only
 BUSY_TIMEOUT = 5.0
 # The waits between retries of a locked call, as SQLite's own busy handler spaces them (seconds).
 _BACKOFF = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)
+
+
+# What InlineConnection.run returns: a statement's description, rows, rowcount and lastrowid.
+Ran = tuple[Any, list | None, int, int | None]
 
 
 def _locked(error: sqlite3.OperationalError) -> bool:
@@ -98,11 +103,11 @@ class InlineConnection(aiosqlite.Connection):
                     raise
                 await asyncio.sleep(min(_BACKOFF[min(attempt, len(_BACKOFF) - 1)], deadline - now))
 
-    async def run(self, operation: str, parameters: Any = None, many: bool = False) -> tuple[Any, list | None, int, int | None]:
+    async def run(self, operation: str, parameters: Any = None, many: bool = False) -> Ran:
         """Run one statement start to end on a cursor of its own (`many`: once for each of the
         `parameters`): its description, its rows (None if it returns none), rowcount and lastrowid."""
 
-        def statement() -> tuple[Any, list | None, int, int | None]:
+        def statement() -> Ran:
             cursor = self._connection.cursor()
             try:
                 if many:

@@ -130,7 +130,9 @@ async def test_a_transaction_holds_the_write_lock_from_its_first_statement_a_rea
         await engine.dispose()
 
 
-async def test_a_statement_is_one_call_with_its_rows_and_counts(database: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_statement_is_one_call_with_its_rows_and_counts(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SQLAlchemy's cursor here makes one awaited call a statement (open, execute, fetch, close
     together), and reads rows, rowcount and lastrowid as its own adapter does."""
     calls: list[str] = []

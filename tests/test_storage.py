@@ -288,7 +288,9 @@ async def test_the_models_and_the_migrations_agree(engine: AsyncEngine) -> None:
     assert diff == []
 
 
-async def test_leaving_a_session_closes_it_and_gives_its_connection_back(engine: AsyncEngine, monkeypatch) -> None:  # noqa: ANN001
+async def test_leaving_a_session_closes_it_and_gives_its_connection_back(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On SQLite the close is run where the session is left, with no task of its own (nothing in it
     waits); on PostgreSQL it waits for the server, in a task. Either way the connection is back in
     the pool once the block is left."""
