@@ -63,8 +63,9 @@ def _arguments(markup: InlineKeyboardMarkup | None, **arguments: object) -> dict
 async def send_text(
     bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *, bulk: bool = False
 ) -> int:
-    """Send `text` (with `markup`) to `chat_id` and return the new message's id. `bulk` puts it in
-    the rate limiter's lane for scheduled messages. Raises ``TelegramError`` as ``send_message`` does."""
+    """Send `text` (with `markup`) to `chat_id` and return the new message's id. `bulk` marks a
+    scheduled message, which the rate limiter lets go after any reply that waits. Raises
+    ``TelegramError`` as ``send_message`` does."""
     rate_limit_args = {"bulk": True} if bulk else None
     answer = await bot.do_api_request(  # type: ignore[call-arg]
         "sendMessage", _arguments(markup, chat_id=chat_id, text=text), rate_limit_args=rate_limit_args

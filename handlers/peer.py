@@ -243,7 +243,7 @@ async def peer_team_exists(turn: Turn) -> bool:
     """Whether any volunteer is active (read with the participant at the start of the turn)."""
     if turn.peer_team is not None:
         return turn.peer_team
-    return await repo.active_volunteers(turn.session) > 0
+    return await repo.peer_team_exists(turn.session)
 
 
 def peer_question(t: Translator) -> Send:

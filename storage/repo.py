@@ -522,10 +522,15 @@ _TASK_RESULTS = (
 )
 
 
+def _task_result(day: dt.date, level: int, outcome: str | None, rating: int | None) -> TaskResult:
+    """An offered task's row as the pure ladder rules take it."""
+    return TaskResult(day, level, Outcome(outcome) if outcome else None, rating)
+
+
 async def task_results(session: AsyncSession, participant_id: int, since: dt.date) -> list[TaskResult]:
     """Offered tasks since `since`, oldest first, as the pure ladder rules take them."""
     rows = await _core(session, _TASK_RESULTS, {"participant_id": participant_id, "since": since})
-    return [TaskResult(day, level, Outcome(outcome) if outcome else None, rating) for day, level, outcome, rating in rows]
+    return [_task_result(*row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,7 +580,7 @@ async def steadiness(session: AsyncSession, participant_id: int, hello_days: int
         elif kind == "checkin":
             checkins.add(day)
         else:
-            tasks.append((offer_id, TaskResult(day, level, Outcome(outcome) if outcome else None, rating)))
+            tasks.append((offer_id, _task_result(day, level, outcome, rating)))
     # Tasks in the order they were recorded.
     return Steadiness(sorted(days), checkins, [result for _, result in sorted(tasks, key=lambda task: task[0])])
 
@@ -882,8 +887,13 @@ async def link_code(session: AsyncSession, code_hash: str, volunteer_id: int) ->
     )
 
 
-async def active_volunteers(session: AsyncSession) -> int:
-    return await session.scalar(select(func.count()).select_from(Volunteer).where(Volunteer.revoked_at.is_(None)))
+_PEER_TEAM = select(_volunteers.c.id).where(_volunteers.c.revoked_at.is_(None)).exists()
+_PEER_TEAM_EXISTS = select(_PEER_TEAM)
+
+
+async def peer_team_exists(session: AsyncSession) -> bool:
+    """Whether any volunteer is active (chat_state reads the same with the participant)."""
+    return bool(await session.scalar(_PEER_TEAM_EXISTS))
 
 
 @dataclass(frozen=True)
@@ -1302,7 +1312,6 @@ _FAMILY_ASKED = (
     select(_family_members.c.id).where(_family_members.c.chat_id == _CHAT, _family_members.c.awaiting.is_not(None)).exists()
 )
 _PROMPTS_WAITING = select(_VOLUNTEER_ASKED, _FAMILY_ASKED)
-_PEER_TEAM = select(_volunteers.c.id).where(_volunteers.c.revoked_at.is_(None)).exists()
 _CHAT_STATE = select(
     Participant, _VOLUNTEER_ASKED, _FAMILY_ASKED, _LATEST_HELLO_DAY, _LATEST_HELLO_ANSWERED, _PEER_TEAM
 ).where(Participant.chat_id == _CHAT)
@@ -1317,7 +1326,7 @@ class ChatState:
     prompts: tuple[bool, bool] | None
     # latest_hello_state() for the participant.
     latest_hello: tuple[dt.date, bool] | None
-    # Whether any volunteer is active (active_volunteers() > 0); None when there is no participant.
+    # peer_team_exists(); None when there is no participant.
     peer_team: bool | None = None
 
 

@@ -122,24 +122,20 @@ async def test_a_reply_days_later_still_answers_the_last_hello(bot: Harness) -> 
 
 @contextlib.contextmanager
 def writes_watched(bot: Harness) -> Iterator[tuple[list[str], list[int]]]:
-    """The first word of every statement sent to the database meanwhile, and for every ORM flush
-    the number of changed objects it had to work out."""
-    statements: list[str] = []
+    """The first word of every statement sent to the database meanwhile (Harness.statements), and
+    for every ORM flush the number of changed objects it had to work out."""
+    first_words: list[str] = []
     flushes: list[int] = []
 
-    def seen(_conn, _cursor, statement: str, *_rest) -> None:  # noqa: ANN001
-        statements.append(statement.split()[0].upper())
-
-    def flushed(session: Session, *_rest) -> None:
+    def flushed(session: Session, *_rest) -> None:  # noqa: ANN001
         flushes.append(len(session.dirty))
 
-    engine = bot.services.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
     event.listen(Session, "before_flush", flushed)
     try:
-        yield statements, flushes
+        with bot.statements() as statements:
+            yield first_words, flushes
+        first_words += [statement.split()[0].upper() for statement in statements if statement != "COMMIT"]
     finally:
-        event.remove(engine, "before_cursor_execute", seen)
         event.remove(Session, "before_flush", flushed)
 
 
