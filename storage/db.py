@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.sql import Executable
+from sqlalchemy.util import immutabledict
 
 from storage import inline_sqlite
 
@@ -79,16 +83,94 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     engine.sync_engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
 
 
+class _SyncSession(OrmSession):
+    """The synchronous session inside :class:`Session`; `holding` is its transaction while that
+    transaction has begun on a connection (see :func:`_began`)."""
+
+    holding: SessionTransaction | None = None
+
+
+@event.listens_for(_SyncSession, "after_begin")
+def _began(session: _SyncSession, _transaction: SessionTransaction, _connection: Connection) -> None:
+    # Fired once the transaction's BEGIN has run on the connection: on SQLite (BEGIN IMMEDIATE,
+    # storage/db.py) it holds the write lock from here until it ends.
+    session.holding = session.get_transaction()
+
+
 class Session(AsyncSession):
-    """SQLAlchemy's AsyncSession, closed where it stands when closing has nothing to wait for.
+    """SQLAlchemy's AsyncSession, calling the synchronous session directly when nothing can wait.
+
+    SQLAlchemy runs every call of an AsyncSession in a greenlet of its own, so that the driver may
+    hand its awaits to the event loop. On SQLite (storage/inline_sqlite.py) a transaction that has
+    begun holds the write lock, and nothing in it waits: there, execute, scalar, get, flush,
+    delete, commit and rollback call the synchronous session in place (:func:`inline_sqlite.run_inline`),
+    and so does close when the session holds no transaction or one that has begun. The first
+    statement of a transaction, which may have to wait for the lock, goes through SQLAlchemy's
+    greenlet as before, as does everything on PostgreSQL. The results are the same either way:
+    rows are buffered before they are returned, as AsyncSession does.
 
     Leaving ``async with`` closes the session (the connection goes back to the pool). SQLAlchemy
     runs that close in a task of its own, shielded, so that a cancellation cannot stop it halfway:
     a task and two turns of the event loop for every session, most of the cost of a session that
-    does little. On SQLite a close never waits (storage/inline_sqlite.py), and a coroutine that never
-    waits cannot be cancelled halfway, so it is run to its end right here. A close that does wait
-    (PostgreSQL's round trip) goes on from there in a shielded task, as SQLAlchemy's own does.
+    does little. A close that never waits cannot be cancelled halfway, so it is run to its end right
+    here. A close that does wait (PostgreSQL's round trip) goes on from there in a shielded task,
+    as SQLAlchemy's own does.
     """
+
+    sync_session_class = _SyncSession
+    sync_session: _SyncSession
+
+    def __init__(self, bind: Any = None, **kwargs: Any) -> None:
+        super().__init__(bind, **kwargs)
+        self._inline = bind is not None and inline_sqlite.runs_inline(bind)
+
+    def _holds_lock(self) -> bool:
+        """Whether the session's transaction has begun on SQLite (and so holds the write lock)."""
+        if not self._inline:
+            return False
+        transaction = self.sync_session.get_transaction()
+        return transaction is not None and transaction is self.sync_session.holding
+
+    async def execute(self, statement: Executable, params: Any = None, **kw: Any) -> Result[Any]:
+        if not self._holds_lock():
+            return await super().execute(statement, params, **kw)
+        return inline_sqlite.run_inline(self.sync_session.execute, statement, params, **_buffered(kw))
+
+    async def scalar(self, statement: Executable, params: Any = None, **kw: Any) -> Any:
+        if not self._holds_lock():
+            return await super().scalar(statement, params, **kw)
+        return inline_sqlite.run_inline(self.sync_session.scalar, statement, params, **_buffered(kw))
+
+    async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
+        if not self._holds_lock():
+            return await super().get(entity, ident, **kw)
+        return inline_sqlite.run_inline(self.sync_session.get, entity, ident, **kw)
+
+    async def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if not self._holds_lock():
+            return await super().flush(objects)
+        inline_sqlite.run_inline(self.sync_session.flush, objects=objects)
+
+    async def delete(self, instance: object) -> None:
+        if not self._holds_lock():
+            return await super().delete(instance)
+        inline_sqlite.run_inline(self.sync_session.delete, instance)
+
+    async def commit(self) -> None:
+        if not self._holds_lock():
+            return await super().commit()
+        inline_sqlite.run_inline(self.sync_session.commit)
+
+    async def rollback(self) -> None:
+        if not self._holds_lock():
+            return await super().rollback()
+        inline_sqlite.run_inline(self.sync_session.rollback)
+
+    async def close(self) -> None:
+        if self._inline and (self.sync_session.get_transaction() is None or self._holds_lock()):
+            # Nothing to end, or a rollback and a check-in under the lock: nothing waits.
+            return inline_sqlite.run_inline(self.sync_session.close)
+        return await super().close()
 
     async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
         step = self.close().__await__()
@@ -97,6 +179,16 @@ class Session(AsyncSession):
         except StopIteration:
             return
         await _finish(_GoOn(step, waiting_for))
+
+
+def _buffered(kw: dict[str, Any]) -> dict[str, Any]:
+    """A statement's keyword arguments with the execution options AsyncSession gives it: the rows
+    are fetched before the result is returned."""
+    options = kw.get("execution_options")
+    return {**kw, "execution_options": immutabledict(options).union(_PREBUFFER) if options else _PREBUFFER}
+
+
+_PREBUFFER = immutabledict({"prebuffer_rows": True})
 
 
 class _GoOn:

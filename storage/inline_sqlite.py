@@ -22,6 +22,16 @@ What that changes, and how it is kept safe:
   refused before it changes anything (every transaction takes the write lock with its first
   statement, storage/db.py), so it is retried whole.
 
+- **No greenlet once the write lock is held.** SQLAlchemy's asyncio layer runs every session call
+  (execute, commit, close...) in a greenlet of its own, so that the driver's awaits inside it can
+  be handed to the event loop: a new greenlet, with its own frame stack memory mapped and unmapped,
+  for each call. Once a transaction holds SQLite's write lock nothing in it can be refused, so
+  nothing in it waits: storage.db.Session then calls the synchronous session directly, inside
+  :func:`run_inline`, and the adapter (:func:`_await`) runs each driver call to its end in place.
+  Anything else (the first statement of a transaction, which may have to wait for the lock; an
+  engine's own connections) goes through SQLAlchemy's greenlets as before, and outside both, a
+  driver call raises SQLAlchemy's MissingGreenlet, as on any asyncio driver.
+
 SQLAlchemy's aiosqlite dialect is used otherwise unchanged: :class:`InlineConnection` keeps
 aiosqlite's interface, including the queue that dialect uses to set the isolation level, and
 :func:`dbapi` gives the engine the adapter with the one-call cursor.
@@ -34,9 +44,10 @@ import itertools
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -46,10 +57,46 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util.concurrency import await_only
 
+_T = TypeVar("_T")
+
 # How long a call refused with "database is locked" is retried before the error stands (seconds).
 BUSY_TIMEOUT = 5.0
 # The waits between retries of a locked call, as SQLite's own busy handler spaces them (seconds).
 _BACKOFF = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)
+
+
+# Set while run_inline() runs a synchronous session call: the driver's calls may then run in place.
+_INLINE: ContextVar[bool] = ContextVar("komorebi_sqlite_inline", default=False)
+
+
+class WouldWait(RuntimeError):
+    """A driver call made under :func:`run_inline` had to wait (it cannot, outside a greenlet)."""
+
+
+def run_inline(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """Call the synchronous `fn` (a session's execute, commit...) with the driver's calls run in
+    place (:func:`_await`). Only for work that cannot wait: a transaction holding the write lock."""
+    token = _INLINE.set(True)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _INLINE.reset(token)
+
+
+def _await(awaitable: Awaitable[_T]) -> _T:
+    """The adapter's ``await_``: inside :func:`run_inline`, `awaitable` is run to its end here
+    (every call of :class:`InlineConnection` finishes without waiting unless the database is
+    locked); anywhere else, SQLAlchemy's own ``await_only``, which hands it to the event loop
+    from the greenlet SQLAlchemy runs the call in."""
+    if not _INLINE.get():
+        return await_only(awaitable)
+    step = awaitable.__await__()
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    step.close()
+    raise WouldWait("a SQLite call had to wait for the database where it cannot wait")
 
 
 # What InlineConnection.run returns: a statement's description, rows, rowcount and lastrowid.
@@ -180,9 +227,11 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's connection for aiosqlite, with the one-call cursor (server-side cursors, which
-    this project does not use, stay SQLAlchemy's own)."""
+    this project does not use, stay SQLAlchemy's own), whose calls run in place under
+    :func:`run_inline` (its cursors take ``await_`` from it)."""
 
     __slots__ = ()
+    await_ = staticmethod(_await)
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         return super().cursor(server_side) if server_side else _Cursor(self)
@@ -195,6 +244,11 @@ class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *args: Any, **kwargs: Any) -> _Connection:
         creator = kwargs.pop("async_creator_fn")
         return _Connection(self, await_only(creator(*args, **kwargs)))
+
+
+def runs_inline(engine: Any) -> bool:
+    """Whether `engine` (sync or async) connects through this module's adapter (:func:`dbapi`)."""
+    return isinstance(getattr(engine.dialect, "loaded_dbapi", None), _DBAPI)
 
 
 def dbapi() -> AsyncAdapt_aiosqlite_dbapi:

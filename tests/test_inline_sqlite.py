@@ -7,14 +7,17 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import exc, text
 
 from storage import inline_sqlite
-from storage.db import create_engine
+from storage.db import create_engine, session_factory
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -53,6 +56,17 @@ def refusals(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
     return refused
 
 
+async def once_the_lock_is_let_go(database: Path, refusals: asyncio.Event, write: Coroutine[Any, Any, T]) -> T:
+    """Start `write` while another connection holds the write lock; see it refused and waiting
+    while this coroutine still runs (the loop was not stopped); let the lock go; return its result."""
+    with write_lock_held_elsewhere(database) as other:
+        writing = asyncio.ensure_future(write)
+        await asyncio.wait_for(refusals.wait(), timeout=30)
+        assert not writing.done()
+        other.execute("COMMIT")
+        return await asyncio.wait_for(writing, timeout=30)
+
+
 async def test_calls_run_on_the_loops_thread_without_a_worker_thread(database: Path) -> None:
     threads = threading.active_count()
     engine = create_engine(f"sqlite+aiosqlite:///{database}")
@@ -76,13 +90,7 @@ async def test_a_locked_database_is_waited_for_while_the_loop_runs_on(database: 
             await connection.execute(text("INSERT INTO t VALUES (2)"))
 
     try:
-        with write_lock_held_elsewhere(database) as other:
-            writing = asyncio.ensure_future(write())
-            # The write was refused, and this coroutine still runs: the loop was not stopped.
-            await asyncio.wait_for(refusals.wait(), timeout=30)
-            assert not writing.done()
-            other.execute("COMMIT")
-            await asyncio.wait_for(writing, timeout=30)
+        await once_the_lock_is_let_go(database, refusals, write())
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT n FROM t"))).scalars().all() == [2]
     finally:
@@ -157,3 +165,49 @@ async def test_a_statement_is_one_call_with_its_rows_and_counts(
             assert calls == ["statement"] * 4
     finally:
         await engine.dispose()
+
+
+async def test_a_session_that_finds_the_database_locked_waits_and_then_goes_on(
+    database: Path, refusals: asyncio.Event
+) -> None:
+    """A session's first statement may have to wait for the write lock: it waits while the loop
+    runs on (in SQLAlchemy's greenlet); everything after it, under the lock, runs in place."""
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = session_factory(engine)
+
+    async def write() -> list[int]:
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO t VALUES (4)"))
+            await session.execute(text("INSERT INTO t VALUES (5)"))
+            rows = (await session.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all()
+            await session.commit()
+            return list(rows)
+
+    try:
+        assert await once_the_lock_is_let_go(database, refusals, write()) == [4, 5]
+        assert engine.pool.checkedout() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_call_run_in_place_that_would_wait_is_refused_and_closed() -> None:
+    """run_inline is only for work that cannot wait; if a driver call would wait after all, it is
+    stopped where it stands (its cleanup runs) and the caller gets WouldWait, not a hang."""
+    stages: list[str] = []
+
+    async def call() -> int:
+        try:
+            stages.append("started")
+            await asyncio.sleep(1)  # cannot happen in place
+            stages.append("went on")
+            return 1
+        finally:
+            stages.append("cleaned up")
+
+    async def done_at_once() -> int:
+        return 7
+
+    assert inline_sqlite.run_inline(inline_sqlite._await, done_at_once()) == 7
+    with pytest.raises(inline_sqlite.WouldWait):
+        inline_sqlite.run_inline(inline_sqlite._await, call())
+    assert stages == ["started", "cleaned up"]

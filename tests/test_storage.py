@@ -6,7 +6,9 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, text
+import sqlalchemy.ext.asyncio.session as async_session_module
+from sqlalchemy import event, select, text, update
+from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ladder import Outcome, TaskResult
@@ -336,3 +338,57 @@ async def test_a_close_that_waits_is_finished_even_when_the_task_is_cancelled(sq
         await task
     assert closed == ["started", "done"]
     assert sqlite_engine.pool.checkedout() == 0
+
+
+async def test_once_a_transaction_has_begun_on_sqlite_the_session_calls_run_in_place(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy runs each AsyncSession call in a greenlet of its own (a new frame stack mapped and
+    unmapped every time). On SQLite a transaction that has begun holds the write lock and nothing in
+    it waits, so storage.db.Session calls the synchronous session directly: only the call that
+    begins the transaction takes a greenlet. On PostgreSQL every call does, as in SQLAlchemy. The
+    results are the same."""
+    spawned: list[str] = []
+    spawn = async_session_module.greenlet_spawn
+
+    def counted(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        spawned.append(fn.__name__)
+        return spawn(fn, *args, **kwargs)
+
+    monkeypatch.setattr(async_session_module, "greenlet_spawn", counted)
+    (first,) = await add_active(engine, 1)
+    spawned.clear()
+    async with session_factory(engine)() as session:
+        participant = await session.scalar(select(Participant).where(Participant.id == first))
+        assert participant is not None and participant.chat_id == 10_000
+        result = await session.execute(update(Participant).where(Participant.id == first).values(unanswered=3))
+        assert result.rowcount == 1
+        assert (await session.execute(select(Participant.unanswered))).scalars().all() == [3]
+        assert await session.get(Participant, first) is participant
+        participant.level = 2
+        await session.flush()
+        session.add(CheckIn(participant_id=first, day=NOW.date(), at=NOW, source="hello"))
+        await session.commit()
+    inline = engine.dialect.name == "sqlite"
+    assert spawned == (["scalar"] if inline else ["scalar", "execute", "execute", "get", "flush", "commit", "close"])
+    async with session_factory(engine)() as session:
+        participant = await session.get(Participant, first)
+        assert participant is not None and (participant.level, participant.unanswered) == (2, 3)
+        await session.delete(participant)
+        await session.rollback()
+        assert await session.scalar(select(CheckIn.source)) == "hello"
+    assert engine.pool.checkedout() == 0
+
+
+async def test_a_load_outside_the_session_calls_is_refused_on_sqlite_as_elsewhere(engine: AsyncEngine) -> None:
+    """Only the session's own calls run in place: an expired attribute read later would be I/O in a
+    plain attribute access, which SQLAlchemy refuses with asyncio drivers, and refuses here too
+    (code that works on SQLite works on PostgreSQL)."""
+    (first,) = await add_active(engine, 1)
+    async with session_factory(engine)() as session:
+        participant = await session.get(Participant, first)
+        assert participant is not None
+        session.expire(participant)
+        with pytest.raises(MissingGreenlet):
+            _ = participant.chat_id
+        await session.rollback()
