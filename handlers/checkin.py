@@ -51,10 +51,8 @@ def _parse_hello_button(data: str) -> tuple[dt.date, str] | None:
     parts = data.split(":")
     if len(parts) != 3 or parts[2] not in views.HELLO_ANSWERS:
         return None
-    try:
-        return dt.datetime.strptime(parts[1], "%Y%m%d").date(), parts[2]
-    except ValueError:
-        return None
+    day = views.button_day(parts[1])
+    return None if day is None else (day, parts[2])
 
 
 async def hello_button(turn: Turn) -> list[Out]:

@@ -26,10 +26,8 @@ def _parse(data: str, answers: set[str] | None) -> tuple[dt.date, str, str] | No
     parts = data.split(":")
     if len(parts) != 4 or (answers is not None and parts[3] not in answers):
         return None
-    try:
-        return dt.datetime.strptime(parts[1], "%Y%m%d").date(), parts[2], parts[3]
-    except ValueError:
-        return None
+    day = views.button_day(parts[1])
+    return None if day is None else (day, parts[2], parts[3])
 
 
 async def offer_task(turn: Turn, participant: Participant, level: int, day: dt.date, kind: str) -> tuple[str, str] | None:

@@ -185,6 +185,16 @@ def hello_keyboard(t: Translator, prefix: str) -> InlineKeyboardMarkup:
     )
 
 
+def button_day(text: str) -> dt.date | None:
+    """The day a button's data names (written ``f"{day:%Y%m%d}"``), or None if `text` is not one."""
+    if len(text) != 8 or not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
 def task_rows(t: Translator, day: dt.date, task_id: str, *, with_too_much: bool = True) -> list[list[InlineKeyboardButton]]:
     prefix = f"t:{day:%Y%m%d}:{task_id}"
     rows = [[_button(t("task.done"), f"{prefix}:done"), _button(t("task.later"), f"{prefix}:later")]]

@@ -52,6 +52,7 @@ async def test_an_edited_message_changes_nothing_and_breaks_nothing(bot: Harness
         "p:year", "c:maybe", "", "set:lvl:²", "set:lvl:99999999999999999999", "sh:²:none",
         "fr:99999999999999999999", "sc:-1", "fm:note:⁰", "t:20260302:l0-sky:done", "r:20260302:x:11",
         "e:maybe", "nt:maybe", "pl:everything", "pv:alerts:loud", "f:perhaps", "cr:dance",
+        "h:20261301:here", "h:2026030²:here", "h:2026-3-2:here", "t:2026-03-02:l0-sky:done", "r:2026030:x:1",
     ],
 )
 async def test_forged_or_stale_buttons_do_nothing(bot: Harness, data: str) -> None:

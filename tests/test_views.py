@@ -41,3 +41,11 @@ def test_the_calendar_shows_presence_never_absence() -> None:
     rows = views.calendar(marks).splitlines()
     assert len(rows) == 4
     assert rows[-1] == "・ ・ ・ ・ ● ・ ●"
+
+
+def test_a_buttons_day_is_read_back_and_anything_else_is_no_day() -> None:
+    day = dt.date(2026, 3, 2)
+    assert views.button_day(f"{day:%Y%m%d}") == day
+    assert views.button_day("00010101") == dt.date(1, 1, 1)
+    for text in ("20261301", "20260230", "2026030", "202603021", "2026-3-2", "2026030²", "2026030٢", "", "+2026030"):
+        assert views.button_day(text) is None, text
