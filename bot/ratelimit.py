@@ -23,13 +23,12 @@ a lost reply to a withdrawn user is exactly what this bot must not do. This limi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import heapq
 import itertools
 import logging
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -75,8 +74,8 @@ class _Turns:
         self._waiting: list[tuple[bool, int, asyncio.Future[None]]] = []  # (bulk, arrival, future)
         self._arrivals = itertools.count()
 
-    @contextlib.asynccontextmanager
-    async def turn(self, *, bulk: bool) -> AsyncIterator[None]:
+    async def take(self, *, bulk: bool) -> None:
+        """Wait for the turn; :meth:`give_back` must follow (a cancelled wait takes nothing)."""
         if self._busy:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             heapq.heappush(self._waiting, (bulk, next(self._arrivals), future))
@@ -87,10 +86,9 @@ class _Turns:
                     self._pass_on()  # the turn came just as this request was cancelled
                 raise
         self._busy = True
-        try:
-            yield
-        finally:
-            self._pass_on()
+
+    def give_back(self) -> None:
+        self._pass_on()
 
     def _pass_on(self) -> None:
         while self._waiting:
@@ -249,14 +247,20 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
 
     async def _wait_turn(self, *, paced: bool, bulk: bool) -> None:
         """Wait out any pause, then for a slot in the limiters that apply."""
+        loop = asyncio.get_running_loop()
         while True:
-            generation = await self._wait_out_pause()
+            generation = self._pause_generation
+            if self._resume_at > loop.time():
+                generation = await self._wait_out_pause()
             if not paced:
                 return
             if bulk and self._bulk is not None:
                 await self._bulk.acquire()
-            async with self._turns.turn(bulk=bulk):
+            await self._turns.take(bulk=bulk)
+            try:
                 await self._overall.acquire()
+            finally:
+                self._turns.give_back()
             # If flood control began while we queued for a slot, queue again after it, so
             # the requests held back do not all go out at once when it ends.
             if self._pause_generation == generation:
