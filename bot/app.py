@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 
@@ -24,6 +25,27 @@ from schedules.tick import schedule_tick
 from storage.db import create_engine, migrate, session_factory
 
 log = logging.getLogger("komorebi")
+
+
+# Container allocations (net of frees) between two collections of the youngest generation; Python's
+# default is 700. With 10,000 the collector runs some 14 times less often, and each run still sees
+# only what the last few updates left; the older generations follow the same counts.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_memory() -> None:
+    """Once start-up is over, in a process that runs for long: what exists now (the modules, and the
+    Application where it is built already) is kept out of the garbage collector's way, and the
+    collector runs less often.
+
+    The garbage collector's full collections walked every object the process holds, most of them
+    made at start-up and alive until the end; ``gc.freeze()`` leaves those out of all later
+    collections (Python's documented use of it). Together, in the simulation of 1,000 participants
+    over 56 days: 13 full collections took 2.5 s and 4,700 in all 3.6 s; now 2 and 300, 1.7 s
+    (bench/README.md)."""
+    gc.freeze()
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def paced(rate: float) -> PacedRateLimiter:

@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     from telegram import Update
 
-    from bot.app import build_application
+    from bot.app import build_application, settle_memory
 
     if args.webhook:
         if not settings.webhook_url or not settings.webhook_secret:
@@ -98,9 +98,11 @@ def _run(args: argparse.Namespace) -> int:
 
         application = build_application(settings, updater=False)
         web = create_web_app(application)
+        settle_memory()
         uvicorn.run(web, host=settings.webhook_listen, port=settings.webhook_port, log_config=None)
         return 0
     application = build_application(settings)
+    settle_memory()
     logging.getLogger("komorebi").info("starting with long polling")
     application.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
@@ -136,8 +138,10 @@ def _try(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    from bot.app import settle_memory
     from bot.simulate import simulate
 
+    settle_memory()
     return asyncio.run(simulate(args.participants, args.days, args.seed))
 
 

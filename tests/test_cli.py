@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.app import build_application
+from bot.app import GC_YOUNG_THRESHOLD, build_application, settle_memory
 from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +71,30 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     tables = {row[0] for row in sqlite3.connect(database).execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"participants", "hellos", "checkins", "alembic_version"} <= tables
+
+
+def test_simulate_runs_from_the_command_line_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    from bot.simulate import scratch_folder
+
+    scratch = Path(scratch_folder() or tempfile.gettempdir())
+    before = set(scratch.glob("komorebi-simulation-*"))
+    result = run_cli("simulate", "--participants", "6", "--days", "3", "--seed", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Komorebi simulation: 6 participants, 3 days")
+    assert "OK: within the pressure budget" in result.stdout
+    assert set(scratch.glob("komorebi-simulation-*")) == before  # its database is gone with it
+
+
+def test_settling_memory_freezes_what_start_up_made_and_collects_less_often() -> None:
+    """`run` and `simulate` call it once start-up is done (bot/cli.py)."""
+    threshold = gc.get_threshold()
+    try:
+        settle_memory()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *threshold[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def test_try_chats_with_the_real_bot_in_a_terminal(tmp_path: Path) -> None:
