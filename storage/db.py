@@ -104,10 +104,11 @@ class Session(AsyncSession):
     hand its awaits to the event loop. On SQLite (storage/inline_sqlite.py) a transaction that has
     begun holds the write lock, and nothing in it waits: there, execute, scalar, get, flush,
     delete, commit and rollback call the synchronous session in place (:func:`inline_sqlite.run_inline`),
-    and so does close when the session holds no transaction or one that has begun. The first
-    statement of a transaction, which may have to wait for the lock, goes through SQLAlchemy's
-    greenlet as before, as does everything on PostgreSQL. The results are the same either way:
-    rows are buffered before they are returned, as AsyncSession does.
+    and so does close when the session holds no transaction or one that has begun. A statement
+    that would begin the transaction begins it in place too when the lock is free; when it is not,
+    it goes through SQLAlchemy's greenlet as before, which waits for the lock. Everything on
+    PostgreSQL does. The results are the same either way: rows are buffered before they are
+    returned, as AsyncSession does.
 
     Leaving ``async with`` closes the session (the connection goes back to the pool). SQLAlchemy
     runs that close in a task of its own, shielded, so that a cancellation cannot stop it halfway:
@@ -122,7 +123,9 @@ class Session(AsyncSession):
 
     def __init__(self, bind: Any = None, **kwargs: Any) -> None:
         super().__init__(bind, **kwargs)
-        self._inline = bind is not None and inline_sqlite.runs_inline(bind)
+        inline = isinstance(bind, AsyncEngine) and inline_sqlite.runs_inline(bind)
+        self._pool = bind.sync_engine.pool if inline else None
+        self._inline = inline
 
     def _holds_lock(self) -> bool:
         """Whether the session's transaction has begun on SQLite (and so holds the write lock)."""
@@ -131,13 +134,25 @@ class Session(AsyncSession):
         transaction = self.sync_session.get_transaction()
         return transaction is not None and transaction is self.sync_session.holding
 
+    def _begin_in_place(self) -> bool:
+        """On SQLite, begin the transaction right here on an idle connection if the write lock is
+        free; False otherwise, and a call through SQLAlchemy's greenlet then begins it, waiting as
+        long as it takes (for the lock, for a connection, or while the first one is opened)."""
+        if self._pool is None or not self._pool.checkedin():  # type: ignore[attr-defined]
+            return False
+        try:
+            inline_sqlite.run_inline(self.sync_session.connection)
+        except inline_sqlite.WouldWait:  # the write lock is taken: the refused BEGIN did nothing
+            return False
+        return self._holds_lock()
+
     async def execute(self, statement: Executable, params: Any = None, **kw: Any) -> Result[Any]:
-        if not self._holds_lock():
+        if not (self._holds_lock() or self._begin_in_place()):
             return await super().execute(statement, params, **kw)
         return inline_sqlite.run_inline(self.sync_session.execute, statement, params, **_buffered(kw))
 
     async def scalar(self, statement: Executable, params: Any = None, **kw: Any) -> Any:
-        if not self._holds_lock():
+        if not (self._holds_lock() or self._begin_in_place()):
             return await super().scalar(statement, params, **kw)
         return inline_sqlite.run_inline(self.sync_session.scalar, statement, params, **_buffered(kw))
 

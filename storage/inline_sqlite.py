@@ -28,9 +28,10 @@ What that changes, and how it is kept safe:
   for each call. Once a transaction holds SQLite's write lock nothing in it can be refused, so
   nothing in it waits: storage.db.Session then calls the synchronous session directly, inside
   :func:`run_inline`, and the adapter (:func:`_await`) runs each driver call to its end in place.
-  Anything else (the first statement of a transaction, which may have to wait for the lock; an
-  engine's own connections) goes through SQLAlchemy's greenlets as before, and outside both, a
-  driver call raises SQLAlchemy's MissingGreenlet, as on any asyncio driver.
+  It begins the transaction that way too, and if the BEGIN is refused (a call that would wait
+  raises :class:`WouldWait`, having done nothing), it begins it again through SQLAlchemy's
+  greenlet, which waits. An engine's own connections go through the greenlets as before, and
+  outside both, a driver call raises SQLAlchemy's MissingGreenlet, as on any asyncio driver.
 
 SQLAlchemy's aiosqlite dialect is used otherwise unchanged: :class:`InlineConnection` keeps
 aiosqlite's interface, including the queue that dialect uses to set the isolation level, and
@@ -243,7 +244,7 @@ class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
 
     def connect(self, *args: Any, **kwargs: Any) -> _Connection:
         creator = kwargs.pop("async_creator_fn")
-        return _Connection(self, await_only(creator(*args, **kwargs)))
+        return _Connection(self, _await(creator(*args, **kwargs)))
 
 
 def runs_inline(engine: Any) -> bool:

@@ -170,10 +170,13 @@ async def test_a_statement_is_one_call_with_its_rows_and_counts(
 async def test_a_session_that_finds_the_database_locked_waits_and_then_goes_on(
     database: Path, refusals: asyncio.Event
 ) -> None:
-    """A session's first statement may have to wait for the write lock: it waits while the loop
-    runs on (in SQLAlchemy's greenlet); everything after it, under the lock, runs in place."""
+    """A session's first statement may find the write lock taken: beginning in place is given up
+    (the refused BEGIN did nothing), and it waits in SQLAlchemy's greenlet while the loop runs on;
+    everything after it, under the lock, runs in place. No connection is left checked out."""
     engine = create_engine(f"sqlite+aiosqlite:///{database}")
     sessions = session_factory(engine)
+    async with sessions() as session:  # a connection opened and idle in the pool: begun in place next
+        await session.execute(text("SELECT 1"))
 
     async def write() -> list[int]:
         async with sessions() as session:
@@ -185,6 +188,30 @@ async def test_a_session_that_finds_the_database_locked_waits_and_then_goes_on(
 
     try:
         assert await once_the_lock_is_let_go(database, refusals, write()) == [4, 5]
+        assert engine.pool.checkedout() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_session_that_finds_no_connection_free_waits_for_one(database: Path) -> None:
+    """Beginning in place is tried only on an idle connection: with none free (waiting for one is
+    waiting too) the session waits in SQLAlchemy's greenlet until one comes back."""
+    engine = create_engine(f"sqlite+aiosqlite:///{database}", pool_size=1, max_overflow=0)
+    sessions = session_factory(engine)
+
+    async def read() -> list[int]:
+        async with sessions() as session:
+            return list((await session.execute(text("SELECT n FROM t"))).scalars())
+
+    try:
+        async with sessions() as first:
+            await first.execute(text("INSERT INTO t VALUES (8)"))  # holds the only connection
+            reading = asyncio.ensure_future(read())
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert not reading.done()
+            await first.commit()
+        assert await asyncio.wait_for(reading, timeout=30) == [8]
         assert engine.pool.checkedout() == 0
     finally:
         await engine.dispose()
