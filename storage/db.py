@@ -105,9 +105,9 @@ class Session(AsyncSession):
     begun holds the write lock, and nothing in it waits: there, execute, scalar, get, flush,
     delete, commit and rollback call the synchronous session in place (:func:`inline_sqlite.run_inline`),
     and so does close when the session holds no transaction or one that has begun. A statement
-    that would begin the transaction begins it in place too when the lock is free; when it is not,
-    it goes through SQLAlchemy's greenlet as before, which waits for the lock. Everything on
-    PostgreSQL does. The results are the same either way: rows are buffered before they are
+    that would begin the transaction begins it in place too, on an idle pooled connection, when
+    the lock is free; otherwise it goes through SQLAlchemy's greenlet as before, which waits for
+    the lock or a connection. Everything on PostgreSQL does. The results are the same either way: rows are buffered before they are
     returned, as AsyncSession does.
 
     Leaving ``async with`` closes the session (the connection goes back to the pool). SQLAlchemy
@@ -124,8 +124,10 @@ class Session(AsyncSession):
     def __init__(self, bind: Any = None, **kwargs: Any) -> None:
         super().__init__(bind, **kwargs)
         inline = isinstance(bind, AsyncEngine) and inline_sqlite.runs_inline(bind)
-        self._pool = bind.sync_engine.pool if inline else None
         self._inline = inline
+        # How many connections wait idle in the pool (a queue pool's count; other pools, such as
+        # the static one of an in-memory database, do not say, and get no in-place BEGIN).
+        self._idle = getattr(bind.sync_engine.pool, "checkedin", None) if inline else None
 
     def _holds_lock(self) -> bool:
         """Whether the session's transaction has begun on SQLite (and so holds the write lock)."""
@@ -138,7 +140,7 @@ class Session(AsyncSession):
         """On SQLite, begin the transaction right here on an idle connection if the write lock is
         free; False otherwise, and a call through SQLAlchemy's greenlet then begins it, waiting as
         long as it takes (for the lock, for a connection, or while the first one is opened)."""
-        if self._pool is None or not self._pool.checkedin():  # type: ignore[attr-defined]
+        if self._idle is None or not self._idle():
             return False
         try:
             inline_sqlite.run_inline(self.sync_session.connection)

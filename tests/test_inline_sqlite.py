@@ -212,6 +212,8 @@ async def test_a_session_that_finds_no_connection_free_waits_for_one(database: P
             assert not reading.done()
             await first.commit()
         assert await asyncio.wait_for(reading, timeout=30) == [8]
+        # The pool is at its limit, but hands out its idle connection without waiting: in place.
+        assert await read() == [8]
         assert engine.pool.checkedout() == 0
     finally:
         await engine.dispose()
@@ -238,3 +240,19 @@ async def test_a_call_run_in_place_that_would_wait_is_refused_and_closed() -> No
     with pytest.raises(inline_sqlite.WouldWait):
         inline_sqlite.run_inline(inline_sqlite._await, call())
     assert stages == ["started", "cleaned up"]
+
+
+async def test_an_in_memory_database_begins_through_the_greenlet_and_goes_on_in_place() -> None:
+    """Its static pool does not count idle connections, so nothing begins in place there; once a
+    transaction has begun, the rest runs in place as on a file."""
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session:
+            await session.execute(text("CREATE TABLE t (n INTEGER)"))
+            await session.execute(text("INSERT INTO t VALUES (9)"))
+            await session.commit()
+        async with sessions() as session:
+            assert (await session.execute(text("SELECT n FROM t"))).scalars().all() == [9]
+    finally:
+        await engine.dispose()
