@@ -97,6 +97,32 @@ def test_settling_memory_freezes_what_start_up_made_and_collects_less_often() ->
         gc.set_threshold(*threshold)
 
 
+def test_run_and_simulate_settle_memory_once_start_up_is_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.app
+    import bot.simulate
+    from bot.cli import main
+
+    steps: list[str] = []
+
+    class Started:
+        def run_polling(self, **_kwargs: object) -> None:
+            steps.append("polling")
+
+    async def simulated(*_args: object) -> int:
+        steps.append("simulation")
+        return 0
+
+    monkeypatch.setattr(bot.app, "settle_memory", lambda: steps.append("settled"))
+    monkeypatch.setattr(bot.app, "build_application", lambda *_a, **_k: steps.append("built") or Started())
+    monkeypatch.setattr(bot.simulate, "simulate", simulated)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "42:settle")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
+    assert main(["run"]) == 0
+    assert main(["simulate", "--participants", "1", "--days", "1"]) == 0
+    assert steps == ["built", "settled", "polling", "settled", "simulation"]
+
+
 def test_try_chats_with_the_real_bot_in_a_terminal(tmp_path: Path) -> None:
     script = "1\n1\n:next\n4\n/progress\n:quit\n"
     result = run_cli("try", "--database", str(tmp_path / "try.db"), cwd=tmp_path, stdin=script)
