@@ -185,8 +185,12 @@ def hello_keyboard(t: Translator, prefix: str) -> InlineKeyboardMarkup:
     )
 
 
+# How a button's data writes its day (``f"{day:{BUTTON_DAY}}"``); :func:`button_day` reads it back.
+BUTTON_DAY = "%Y%m%d"
+
+
 def button_day(text: str) -> dt.date | None:
-    """The day a button's data names (written ``f"{day:%Y%m%d}"``), or None if `text` is not one."""
+    """The day a button's data names (written with :data:`BUTTON_DAY`), or None if `text` is not one."""
     if len(text) != 8 or not (text.isascii() and text.isdigit()):
         return None
     try:
@@ -196,7 +200,7 @@ def button_day(text: str) -> dt.date | None:
 
 
 def task_rows(t: Translator, day: dt.date, task_id: str, *, with_too_much: bool = True) -> list[list[InlineKeyboardButton]]:
-    prefix = f"t:{day:%Y%m%d}:{task_id}"
+    prefix = f"t:{day:{BUTTON_DAY}}:{task_id}"
     rows = [[_button(t("task.done"), f"{prefix}:done"), _button(t("task.later"), f"{prefix}:later")]]
     if with_too_much:
         rows.append([_button(t("task.too_much"), f"{prefix}:too_much")])
@@ -221,7 +225,7 @@ def hello(
     first time, a question whether to show them), and a cheer from the peer team (words, id). Its
     buttons name the hello-day, the task and the cheer they answer, nothing about the person."""
     text = t(rng.choice(GREETINGS))
-    rows = hello_keyboard(t, f"h:{day:%Y%m%d}").inline_keyboard
+    rows = hello_keyboard(t, f"h:{day:{BUTTON_DAY}}").inline_keyboard
     if task is not None:
         task_id, words = task
         text += "\n\n" + t("task.with_hello", task=words)
@@ -240,7 +244,7 @@ def hello(
 
 def door(t: Translator, day: dt.date) -> tuple[str, InlineKeyboardMarkup]:
     """The weekly message of a quiet spell: no task, no question that needs an answer."""
-    prefix = f"h:{day:%Y%m%d}"
+    prefix = f"h:{day:{BUTTON_DAY}}"
     return t("door.open"), InlineKeyboardMarkup([[_button(t("hello.here"), f"{prefix}:here")]])
 
 
@@ -250,7 +254,7 @@ def task_offer(t: Translator, key: str, day: dt.date, task_id: str, words: str, 
 
 
 def rating_keyboard(day: dt.date, task_id: str) -> InlineKeyboardMarkup:
-    prefix = f"r:{day:%Y%m%d}:{task_id}"
+    prefix = f"r:{day:{BUTTON_DAY}}:{task_id}"
     numbers = [_button(str(n), f"{prefix}:{n}") for n in range(11)]
     return InlineKeyboardMarkup([numbers[:6], numbers[6:]])
 

@@ -99,6 +99,7 @@ def test_settling_memory_freezes_what_start_up_made_and_collects_less_often() ->
 
 def test_run_and_simulate_settle_memory_once_start_up_is_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.app
+    import bot.cli
     import bot.simulate
     from bot.cli import main
 
@@ -115,6 +116,8 @@ def test_run_and_simulate_settle_memory_once_start_up_is_over(tmp_path: Path, mo
     monkeypatch.setattr(bot.app, "settle_memory", lambda: steps.append("settled"))
     monkeypatch.setattr(bot.app, "build_application", lambda *_a, **_k: steps.append("built") or Started())
     monkeypatch.setattr(bot.simulate, "simulate", simulated)
+    # run's logging set-up would change the levels of the test process's loggers for good.
+    monkeypatch.setattr(bot.cli, "configure_logging", lambda _level: None)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "42:settle")
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
