@@ -59,17 +59,14 @@ def choose_task(
     rng: random.Random,
     rules: LadderRules = RULES,
 ) -> str | None:
-    """A task not offered in the last two weeks; if every one was, the one offered longest ago."""
-    if not candidates:
-        return None
+    """A task not offered in the last two weeks, or None if every one was: then there is no task
+    this time (a hello goes without one), never a repeat."""
     fresh = [
         task
         for task in candidates
         if task not in last_offered or (today - last_offered[task]).days >= rules.repeat_after_days
     ]
-    if fresh:
-        return rng.choice(fresh)
-    return min(candidates, key=lambda task: last_offered[task])
+    return rng.choice(fresh) if fresh else None
 
 
 def is_steady(

@@ -158,7 +158,7 @@ async def task_command(turn: Turn) -> list[Out]:
         return [Send(turn.t("not_started"))]
     today = _today(turn, participant)
     task = await offer_task(turn, participant, participant.level, today, "asked")
-    if task is None:
-        return [Send(turn.t("task.rest"))]
+    if task is None:  # each task at this level was offered in the last two weeks
+        return [Send(turn.t("task.none_fresh"))]
     task_id, words = task
     return [Send(*views.task_offer(turn.t, "task.asked", today, task_id, words))]

@@ -76,18 +76,22 @@ def test_a_task_is_not_repeated_within_two_weeks() -> None:
     rng = random.Random(3)
     tasks = [f"t{i}" for i in range(8)]
     last: dict[str, dt.date] = {}
+    chosen = []
     for today in days(40):
         task = choose_task(tasks, last, today, rng)
-        if task in last:
-            assert (today - last[task]).days >= RULES.repeat_after_days or all(
-                (today - d).days < RULES.repeat_after_days for d in last.values()
-            )
-        last[task] = today
+        chosen.append(task)
+        if task is not None:
+            assert task not in last or (today - last[task]).days >= RULES.repeat_after_days
+            last[task] = today
+    # Eight tasks a day for 40 days: eight days with one, six without, and again.
+    assert [task is not None for task in chosen[:16]] == [True] * 8 + [False] * 6 + [True] * 2
+    assert len(set(chosen[:8])) == 8
 
 
-def test_when_every_task_is_recent_the_oldest_comes_back() -> None:
+def test_when_every_task_is_recent_there_is_none() -> None:
     last = {"a": DAY, "b": DAY + dt.timedelta(days=1)}
-    assert choose_task(["a", "b"], last, DAY + dt.timedelta(days=3), random.Random(1)) == "a"
+    assert choose_task(["a", "b"], last, DAY + dt.timedelta(days=3), random.Random(1)) is None
+    assert choose_task(["a", "b"], last, DAY + dt.timedelta(days=14), random.Random(1)) == "a"
     assert choose_task([], {}, DAY, random.Random(1)) is None
 
 

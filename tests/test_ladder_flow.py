@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from core.backoff import BUDGET, budget_breaches
+from core.ladder import RULES
 from storage.models import TaskOffer
 from tests.harness import Harness, shape
 from tests.test_checkin_loop import checkins, to_next_hello
@@ -135,11 +136,14 @@ async def test_two_too_much_in_a_row_step_back_quietly(bot: Harness) -> None:
 
 
 async def steady_days(bot: Harness, count: int) -> list[str]:
-    """Answer `count` hellos with "Done"; return every reply the bot sent."""
+    """Answer `count` hellos with "Done" (or "I'm here" on a day with no fresh task); return every
+    reply the bot sent."""
     replies = []
     for _ in range(count):
         await to_next_hello(bot)
-        replies += await bot.tap(ME, "Done", message_id=bot.message_with_button(ME, "I'm here").message_id)
+        hello = bot.message_with_button(ME, "I'm here")
+        answer = "Done" if "Done" in hello.button_texts else "I'm here"
+        replies += await bot.tap(ME, answer, message_id=hello.message_id)
     return replies
 
 
@@ -237,11 +241,24 @@ async def test_tasks_can_be_switched_off_and_asked_for(bot: Harness) -> None:
 
 async def test_a_task_is_not_offered_again_within_two_weeks(bot: Harness) -> None:
     await onboard(bot)
-    for _ in range(10):  # level 0 has ten tasks
+    level_0 = bot.services.tasks.by_level[0]
+    with_task = []
+    for day in range(len(level_0) + 6):  # every evening's hello, answered
         await to_next_hello(bot)
+        with_task.append("Done" in bot.api.last(ME).button_texts)
         await bot.tap(ME, "I'm here", message_id=bot.message_with_button(ME, "I'm here").message_id)
-    ids = [o.task_id for o in await offers(bot)]
-    assert len(ids) == len(set(ids)) == 10
+        if day == len(level_0):  # each level-0 task was offered lately: /task says so kindly
+            assert await bot.send(ME, "/task") == [bot.t("task.none_fresh")]
+    offered = await offers(bot)
+    # One task a day until each was offered once, then hellos without one, until two weeks after
+    # the first offer.
+    fresh_days = len(level_0)
+    quiet_days = RULES.repeat_after_days - fresh_days
+    assert with_task == [True] * fresh_days + [False] * quiet_days + [True] * (6 - quiet_days)
+    assert sorted(o.task_id for o in offered[:fresh_days]) == sorted(level_0)
+    for later in offered[fresh_days:]:
+        first = next(o for o in offered if o.task_id == later.task_id)
+        assert (later.day - first.day).days >= RULES.repeat_after_days
 
 
 async def test_a_forged_task_button_touches_nobody(bot: Harness) -> None:
