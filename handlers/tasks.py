@@ -68,8 +68,12 @@ async def task_button(turn: Turn) -> list[Out]:
         return [SetButtons(views.without_rows(markup, "h:")), Send(turn.t("task.later_ack"))]
     outs: list[Out] = [SetButtons(None)]
     if outcome == Outcome.DONE:
-        outs.append(Send(turn.t("task.done_ack"), views.rating_keyboard(day, task_id)))
-        outs.extend(await _maybe_offer_step_up(turn, participant))
+        step_up = await _maybe_offer_step_up(turn, participant)
+        if step_up:  # one question at a time: on the rare day of that offer, no "how hard was it?"
+            outs.append(Send(turn.t("task.done_ack_plain")))
+            outs.extend(step_up)
+        else:
+            outs.append(Send(turn.t("task.done_ack"), views.rating_keyboard(day, task_id)))
     else:
         outs.extend(await _too_much(turn, participant, offer))
     return outs

@@ -152,8 +152,10 @@ async def test_a_steady_stretch_brings_one_gentle_offer_and_only_yes_moves_up(bo
     replies = await steady_days(bot, 9)
     assert bot.t("step_up.ask") not in replies  # ten hello-days make a stretch
     replies = await steady_days(bot, 1)
-    assert replies[-1] == bot.t("step_up.ask")
+    # One question at a time: that day, "Done" gets its warm word and the offer, not "how hard?".
+    assert replies == [bot.t("task.done_ack_plain"), bot.t("step_up.ask")]
     assert bot.api.last(ME).button_texts == ["Yes", "Not yet", "Ask me in a few weeks"]
+    assert not any("10" in m.button_texts for m in bot.sent_to(ME)[-2:])
     assert await bot.tap(ME, "Not yet") == [bot.t("step_up.declined")]
     assert (await bot.participant(ME)).level == 0
     # No new offer within two weeks, however steady.
