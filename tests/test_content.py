@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from bot.cli import CONTENT_HELP
 from bot.content import CONTENT, MIN_TASKS_PER_LEVEL, ContentError, TaskCatalog, load_helplines
 from bot.i18n import LANGUAGES
 from core.ladder import LEVELS
 from tests.test_catalogues import BANNED
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CATALOG = TaskCatalog()
 
@@ -129,3 +135,30 @@ def test_a_spreadsheet_export_with_a_byte_order_mark_is_fine(tmp_path: Path) -> 
     for name in LANGUAGES:
         (tmp_path / f"{name}.csv").write_text((CONTENT / f"{name}.csv").read_text("utf-8"), encoding="utf-8-sig")
     assert TaskCatalog(tmp_path).by_level == CATALOG.by_level
+
+
+# `python -m bot ARGS`, with the task files read from another folder (there is no setting for it).
+MAIN_WITH_TASKS_FROM = (
+    "import sys; from pathlib import Path; import bot.content; bot.content.CONTENT = Path(sys.argv[1]);"
+    " from bot.cli import main; raise SystemExit(main(sys.argv[2:]))"
+)
+
+
+@pytest.mark.parametrize("command", [["run"], ["try"], ["simulate", "--participants", "1", "--days", "1"]])
+def test_the_command_line_names_a_broken_file_and_exits_2_without_a_traceback(tmp_path: Path, command: list[str]) -> None:
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    broken(tasks, "ja", lambda s: s.replace("1,l1-water,", "1,l3-water,", 1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "KOMOREBI_", "DATABASE_"))}
+    env |= {"PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot"}
+    result = subprocess.run(
+        [sys.executable, "-c", MAIN_WITH_TASKS_FROM, str(tasks), *command],
+        cwd=tmp_path, input="", capture_output=True, text=True, timeout=120, env=env, check=False,
+    )
+    assert result.returncode == 2
+    # (`run` has set up its logging by then: a library's start-up lines may come first.)
+    assert result.stderr.endswith(
+        f"The content is not valid:\n  {tasks / 'ja.csv'}, line 13: id 'l3-water' starts with l3, but its level is 1\n"
+        f"{CONTENT_HELP}\n"
+    )
+    assert "Traceback" not in result.stderr
