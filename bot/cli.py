@@ -10,6 +10,7 @@ import sys
 from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.content import ContentError
 
 NO_TOKEN = """\
 Komorebi needs a Telegram bot token to talk to Telegram.
@@ -42,6 +43,9 @@ QUIET_LIBRARIES = {
     "apscheduler.scheduler": logging.ERROR,
     "uvicorn.access": logging.WARNING,  # at INFO: every request line
 }
+
+
+CONTENT_HELP = "Fix the file named above (content/README.md describes it), then start again."
 
 
 NO_WEBHOOK = """\
@@ -210,4 +214,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ContentError as exc:  # a broken file under content/: its name and line, no traceback
+        print(f"The content is not valid:\n  {exc}\n{CONTENT_HELP}", file=sys.stderr)
+        return 2

@@ -7,7 +7,9 @@ One CSV file per language under ``content/tasks/`` (columns ``level,id,text``; s
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +20,13 @@ from core.ladder import LEVELS
 
 CONTENT_ROOT = Path(__file__).resolve().parent.parent / "content"
 CONTENT = CONTENT_ROOT / "tasks"
+HEADER = ["level", "id", "text"]
 MIN_TASKS_PER_LEVEL = 8
-MAX_TEXT_LENGTH = 200
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+# Characters in one task text, per language (content/README.md): a short line on a phone.
+MAX_TEXT_LENGTH = {"en": 90, "ja": 45}
+# An id travels in button data (64 bytes at most, with the day and the answer) and in the database.
+MAX_ID_LENGTH = 40
+ID_PATTERN = re.compile(r"^l(?P<level>[0-9])-[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 class ContentError(Exception):
@@ -33,65 +39,29 @@ class Task:
     level: int
 
 
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    level: int
+    text: str
+
+
 class TaskCatalog:
     """Every task, by level, with its words in each language."""
 
-    def __init__(self, directory: Path = CONTENT) -> None:
-        self._levels: dict[str, int] = {}
-        self._texts: dict[str, dict[str, str]] = {}
-        for language in LANGUAGES:
-            path = directory / f"{language}.csv"
-            self._texts[language] = self._read(path)
-        self._check_languages_agree(directory)
+    def __init__(self, directory: Path | None = None) -> None:
+        directory = directory or CONTENT
+        paths = {language: directory / f"{language}.csv" for language in LANGUAGES}
+        rows = {language: _read_tasks(path, MAX_TEXT_LENGTH[language]) for language, path in paths.items()}
+        _check_languages_agree(paths, rows)
+        first = rows[LANGUAGES[0]]
+        self._levels: dict[str, int] = {task: row.level for task, row in first.items()}
+        self._texts: dict[str, dict[str, str]] = {
+            language: {task: row.text for task, row in found.items()} for language, found in rows.items()
+        }
         self.by_level: dict[int, tuple[str, ...]] = {
             level: tuple(task for task, at in self._levels.items() if at == level) for level in LEVELS
         }
-        for level, tasks in self.by_level.items():
-            if len(tasks) < MIN_TASKS_PER_LEVEL:
-                raise ContentError(
-                    f"{directory}: level {level} has {len(tasks)} tasks, at least {MIN_TASKS_PER_LEVEL} are needed"
-                )
-
-    def _read(self, path: Path) -> dict[str, str]:
-        try:
-            handle = path.open(encoding="utf-8-sig", newline="")
-        except OSError as exc:
-            raise ContentError(f"{path}: cannot be read ({exc.strerror})") from exc
-        texts: dict[str, str] = {}
-        with handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header != ["level", "id", "text"]:
-                raise ContentError(f"{path}, line 1: the first line must be exactly: level,id,text")
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                if len(row) != 3:
-                    raise ContentError(f"{path}, line {line}: expected 3 columns (level,id,text), found {len(row)}")
-                level_text, task_id, text = (cell.strip() for cell in row)
-                if not level_text.isdigit() or int(level_text) not in LEVELS:
-                    raise ContentError(f"{path}, line {line}: level must be a number from 0 to 5, not {level_text!r}")
-                if not ID_PATTERN.match(task_id):
-                    raise ContentError(f"{path}, line {line}: id {task_id!r} must be lowercase letters, digits and hyphens")
-                if task_id in texts:
-                    raise ContentError(f"{path}, line {line}: id {task_id!r} appears twice")
-                if not text:
-                    raise ContentError(f"{path}, line {line}: the text of {task_id!r} is empty")
-                if len(text) > MAX_TEXT_LENGTH:
-                    raise ContentError(f"{path}, line {line}: the text of {task_id!r} is longer than {MAX_TEXT_LENGTH} characters")
-                level = int(level_text)
-                known = self._levels.setdefault(task_id, level)
-                if known != level:
-                    raise ContentError(f"{path}, line {line}: {task_id!r} is at level {level} here and {known} in another language")
-                texts[task_id] = text
-        return texts
-
-    def _check_languages_agree(self, directory: Path) -> None:
-        for language in LANGUAGES:
-            missing = sorted(set(self._levels) - set(self._texts[language]))
-            if missing:
-                raise ContentError(f"{directory / (language + '.csv')}: no text for {', '.join(missing)}")
 
     def level_of(self, task_id: str) -> int | None:
         return self._levels.get(task_id)
@@ -100,11 +70,99 @@ class TaskCatalog:
         return self._texts[language][task_id]
 
 
-def _content_lines(path: Path) -> list[str]:
+def _records(path: Path) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
+    """The header and every later non-blank record of a CSV file, each with the line it starts on
+    (a quoted field may run over several lines, and then the csv module's count is its last line)."""
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    records: list[tuple[int, list[str]]] = []
+    header = None
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return header, records
+        except csv.Error as exc:
+            raise ContentError(f"{path}, line {start}: {exc}") from exc
+        if start == 1:
+            header = row
+        elif any(cell.strip() for cell in row):
+            records.append((start, row))
+
+
+def _read_tasks(path: Path, max_length: int) -> dict[str, _Row]:
+    """One language's tasks by id, after every check that one file can fail on its own."""
+    header, records = _records(path)
+    if header != HEADER:
+        raise ContentError(f"{path}, line 1: the first line must be exactly: {','.join(HEADER)}")
+    found: dict[str, _Row] = {}
+    for line, row in records:
+        where = f"{path}, line {line}"
+        if any(len(cell.splitlines()) > 1 for cell in row):
+            raise ContentError(
+                f'{where}: a field runs over more than one line (a line break in a text, or a quote " that is not closed)'
+            )
+        if len(row) != len(HEADER):
+            raise ContentError(f"{where}: expected 3 columns (level,id,text), found {len(row)}")
+        level_text, task_id, text = (cell.strip() for cell in row)
+        if not level_text.isdigit() or int(level_text) not in LEVELS:
+            raise ContentError(f"{where}: level must be a number from 0 to 5, not {level_text!r}")
+        level = int(level_text)
+        named = ID_PATTERN.match(task_id)
+        if named is None or len(task_id) > MAX_ID_LENGTH:
+            raise ContentError(
+                f"{where}: id {task_id!r} must look like l{level}-word: lowercase letters, digits and hyphens,"
+                f" at most {MAX_ID_LENGTH} characters"
+            )
+        if int(named["level"]) != level:
+            raise ContentError(f"{where}: id {task_id!r} starts with l{named['level']}, but its level is {level}")
+        if task_id in found:
+            raise ContentError(f"{where}: id {task_id!r} appears twice (first on line {found[task_id].line})")
+        if not text:
+            raise ContentError(f"{where}: the text of {task_id!r} is empty")
+        if len(text) > max_length:
+            raise ContentError(
+                f"{where}: the text of {task_id!r} is {len(text)} characters long; {path.name} allows at most {max_length}"
+            )
+        found[task_id] = _Row(line, level, text)
+    for level in LEVELS:
+        count = sum(1 for row in found.values() if row.level == level)
+        if count < MIN_TASKS_PER_LEVEL:
+            raise ContentError(f"{path}: level {level} has {count} tasks, at least {MIN_TASKS_PER_LEVEL} are needed")
+    return found
+
+
+def _check_languages_agree(paths: dict[str, Path], rows: dict[str, dict[str, _Row]]) -> None:
+    """Every id in every file: the row of a task that another file lacks is named, with its line."""
+    for language, found in rows.items():
+        for other, theirs in rows.items():
+            for task_id, row in found.items():
+                if task_id not in theirs:
+                    raise ContentError(
+                        f"{paths[language]}, line {row.line}: the task {task_id!r} is not in {paths[other].name}"
+                        f" (both files need the same ids: add it there too, or remove it here)"
+                    )
+
+
+def _read_text(path: Path) -> str:
+    """A UTF-8 file's text, with or without a byte-order mark; a byte that is not UTF-8 is named
+    with its line."""
     try:
-        return path.read_text(encoding="utf-8-sig").splitlines()
+        data = path.read_bytes()
     except OSError as exc:
         raise ContentError(f"{path}: cannot be read ({exc.strerror})") from exc
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ContentError(
+            f'{path}, line {line}: not valid UTF-8 (byte {data[exc.start]:#04x}); save the file as UTF-8 ("CSV UTF-8" in a spreadsheet)'
+        ) from exc
+
+
+def _content_lines(path: Path) -> list[str]:
+    return _read_text(path).splitlines()
 
 
 def load_helplines(directory: Path = CONTENT_ROOT / "helplines") -> dict[str, str]:
