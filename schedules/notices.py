@@ -162,6 +162,7 @@ async def _send_batch(
         nonlocal sent
         now = services.clock.now()
         done: list[int] = []
+        invited: list[int] = []
         for index, result in finished:
             notice = ready[index]
             if isinstance(result, Sent):
@@ -170,6 +171,8 @@ async def _send_batch(
                 elif notice.kind == NoticeKind.KIND_WORD:
                     await repo.clear_kind_word(session, notice.participant_id)
                 done.append(notice.notice_id)
+                if notice.kind == NoticeKind.INVITE:  # the one notice nobody asked for
+                    invited.append(notice.participant_id)
                 sent += 1
             elif unreachable(result):
                 await repo.mark_blocked(session, notice.participant_id, now)
@@ -179,6 +182,7 @@ async def _send_batch(
                 services.metrics.telegram_errors.labels(type(result).__name__).inc()
                 await repo.retry_notice(session, notice, token, retry_at(now, notice.send_failures))
         await repo.finish_notices(session, done, token)
+        await repo.count_unanswered_invitations(session, invited)  # within the pressure budget
         await session.commit()
 
     await send_all(application.bot, outgoing, record)

@@ -113,6 +113,25 @@ async def clear_unanswered(session: AsyncSession, participant: Participant) -> N
     set_committed_value(participant, "quiet_since", None)
 
 
+_UNANSWERED_NOTICE = (
+    update(_participants)
+    .where(_participants.c.id == bindparam("b_id"))
+    .values(
+        unanswered=_participants.c.unanswered + 1,
+        quiet_since=func.coalesce(_participants.c.quiet_since, _participants.c.last_hello_day),
+    )
+)
+
+
+async def count_unanswered_invitations(session: AsyncSession, participant_ids: Sequence[int]) -> None:
+    """An invitation went out on its own message, asked for by nobody in particular: like a hello,
+    it counts in the quiet spell that the pressure budget limits, so the hellos after it slow down
+    sooner if no reply comes. (Reminders, news and kind words answer something the person said.)
+    A spell it begins dates from the last hello-day: a day early at most, so quieter, never louder."""
+    if participant_ids:
+        await _core(session, _UNANSWERED_NOTICE, [{"b_id": pid} for pid in participant_ids])
+
+
 async def get_or_create_participant(session: AsyncSession, chat_id: int, now: dt.datetime) -> Participant:
     """The participant for this chat; a new row holds only the chat id until consent is given."""
     participant = await participant_by_chat(session, chat_id)

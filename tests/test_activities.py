@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from core.backoff import BUDGET, budget_breaches
 from core.clock import FakeClock
 from storage.db import create_engine
 
@@ -119,7 +120,9 @@ async def test_not_going_has_no_consequence_and_just_tell_me_gets_only_the_news(
     await to_next_hello(team, A)
     await team.tap(A, "I'll come")
     await to_next_hello(team, B)
-    assert await team.tap(B, "Just tell me how it went") == [team.t("activity.ack.tell", coming="")]
+    # B left two hellos and the invitation unanswered: the reply ends that quiet spell too (its
+    # welcome back comes first; see the test on invitations and the quiet spell).
+    assert (await team.tap(B, "Just tell me how it went"))[-1] == team.t("activity.ack.tell", coming="")
     before = await tick_at(team, STARTS - dt.timedelta(hours=2))
     assert not any("Online tea" in text for text in texts(team, before, B))
     before = await tick_at(team, STARTS + dt.timedelta(hours=3))
@@ -143,7 +146,7 @@ async def test_capacity_is_respected_kindly(team: Harness) -> None:
     await to_next_hello(team, A)
     await to_next_hello(team, B)
     await team.tap(A, "I'll come")
-    assert await team.tap(B, "I'll come") == [team.t("activity.full", title="Online tea")]
+    assert (await team.tap(B, "I'll come"))[-1] == team.t("activity.full", title="Online tea")  # after a welcome back
     assert await team.tap(B, "Maybe") == [team.t("activity.ack.maybe", coming="1 person is coming so far")]
     # A changes their mind: the place opens again.
     assert await team.tap(A, "Maybe") == [team.t("activity.ack.maybe", coming="0 people are coming so far")]
@@ -313,3 +316,30 @@ async def test_an_invitation_waiting_for_the_next_hello_is_dropped_if_they_opt_o
     assert not any("Online tea" in m.text for m in team.api.messages(A))
     async with team.services.sessions() as session:
         assert (await session.scalars(select(Notice))).all() == []
+
+
+async def test_an_invitation_counts_in_the_quiet_spell_so_silence_stays_within_the_budget(team: Harness) -> None:
+    await joiner(team, A, level=3)
+    await plan(team)
+    # A never answers: the hello and the invitation that comes with it, and every message after,
+    # stay within the pressure budget counted over all of them.
+    start = len(team.api.messages(A))
+    first: dt.date | None = None
+    days: list[int] = []
+    for _ in range(4 * 24):  # four weeks, a tick every hour (plus one at each planned moment)
+        participant = await team.participant(A)
+        team.clock.set(min(participant.next_hello_at, team.clock.now() + dt.timedelta(hours=7)))
+        before = len(team.api.messages(A))
+        await team.tick()
+        for _new in range(len(team.api.messages(A)) - before):
+            today = team.clock.now().date()
+            first = first or today
+            days.append((today - first).days)
+        if first and (team.clock.now().date() - first).days >= 28:
+            break
+    assert sum("Online tea" in m.text for m in team.api.messages(A)[start:]) == 1
+    assert days[:2] == [0, 0]  # the invitation came with the first hello
+    assert budget_breaches(days) == []
+    assert len(days) >= BUDGET.week_1_max + 3  # and still a weekly door after the first week
+    assert days[:5] == [0, 0, 1, 4, 11]  # hello and invitation, hello, then slower: the invitation counted
+    assert (await team.tap(A, "I'm here"))[0] == team.t("welcome_back")
