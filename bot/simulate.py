@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from telegram import Update
 
 from bot.app import build_application, on_startup
@@ -43,6 +43,14 @@ TICK = dt.timedelta(minutes=10)
 ZONES = ("Asia/Tokyo",) * 6 + ("America/New_York", "Europe/London", "Asia/Seoul", "Australia/Sydney")
 WINDOWS = ("morning", "afternoon", "evening", "evening", "late_night")
 RHYTHMS = ("daily",) * 5 + ("every_other_day", "weekdays", "twice_a_week")
+# Every change of a participant's level, whichever code writes it, calls back into the run as the
+# database makes it (SQLite runs on the event loop's own thread, storage/inline_sqlite.py).
+LEVEL_CHANGED = "simulation_level_changed"
+WATCH_LEVELS = f"""
+CREATE TRIGGER simulation_watches_levels AFTER UPDATE OF level ON {Participant.__tablename__}
+WHEN NEW.level IS NOT OLD.level
+BEGIN SELECT {LEVEL_CHANGED}(NEW.chat_id, OLD.level, NEW.level); END
+"""
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,10 @@ class Person:
     received: list[dt.datetime] = field(default_factory=list)  # messages the tick sent them
     pauses: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
     offers: int = 0
-    accepted: int = 0
+    accepted: int = 0  # "Yes" taps to a step-up offer
+    yes_unused: int = 0  # "Yes" taps being handled that no step up has answered yet
+    steps_back: int = 0
+    level: int | None = None  # as the changes the run saw left it (None before the first snapshot)
     last_pause: dt.datetime | None = None
 
 
@@ -117,6 +128,8 @@ class Simulation:
         self.people = {
             1_000_000 + i: Person(1_000_000 + i, PERSONAS[i % len(PERSONAS)]) for i in range(participants)
         }
+        # Each connection the bot opens can call back on a level change (the trigger, in run).
+        event.listen(services_of(self.app).engine.sync_engine, "connect", self.watch_levels)
         self.actions: list[Action] = []
         self.seq = itertools.count()
         self.violations: list[str] = []
@@ -127,13 +140,13 @@ class Simulation:
     async def feed(self, update: dict) -> None:
         await self.app.process_update(Update.de_json(update, self.app.bot))
 
-    async def tap(self, chat_id: int, label: str, message_id: int) -> list[FakeMessage]:
-        """Tap a button; return the messages the bot sent in answer."""
+    async def tap(self, chat_id: int, label: str, message_id: int) -> list[FakeMessage] | None:
+        """Tap a button; return the messages the bot sent in answer (None: the button was gone)."""
         before = len(self.api.messages(chat_id))
         try:
             update = self.api.press(chat_id, label, message_id=message_id)
         except KeyError:
-            return []  # the button is gone (answered another way meanwhile)
+            return None  # the button is gone (answered another way meanwhile)
         await self.feed(update)
         return self.api.messages(chat_id)[before:]
 
@@ -187,18 +200,21 @@ class Simulation:
     async def act(self, action: Action) -> None:
         person = self.people[action.chat_id]
         replies = await self.tap(action.chat_id, action.label, action.message_id)
-        for reply in replies:
+        for reply in replies or ():
             labels = reply.button_texts
             if "Ask me in a few weeks" in labels:
                 person.offers += 1
                 roll = self.rng.random()
                 answer = "Yes" if roll < person.persona.says_yes else "Not yet" if roll < 0.9 else "Ask me in a few weeks"
-                before = await self.level(action.chat_id)
-                await self.tap(action.chat_id, answer, reply.message_id)
-                if answer == "Yes":
+                if answer != "Yes":
+                    await self.tap(action.chat_id, answer, reply.message_id)
+                    continue
+                person.yes_unused += 1  # what the step up, while the bot handles the tap, answers to
+                if await self.tap(action.chat_id, answer, reply.message_id) is not None:
                     person.accepted += 1
-                    if await self.level(action.chat_id) != before + 1:
+                    if person.yes_unused:
                         self.violations.append(f"participant {action.chat_id}: 'Yes' did not move one step up")
+                person.yes_unused = 0  # a "Yes" answers its own offer, never a later step
             elif "A week" in labels:
                 await self.tap(action.chat_id, "A week", reply.message_id)
                 now = self.clock.now()
@@ -207,21 +223,44 @@ class Simulation:
             elif "10" in labels and self.rng.random() < 0.5:
                 await self.tap(action.chat_id, str(self.rng.randint(0, 6)), reply.message_id)
 
-    async def level(self, chat_id: int) -> int:
-        async with services_of(self.app).sessions() as session:
-            return await session.scalar(select(Participant.level).where(Participant.chat_id == chat_id))
+    def watch_levels(self, dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.create_function(LEVEL_CHANGED, 3, self.level_changed)  # type: ignore[attr-defined]
+
+    def level_changed(self, chat_id: int, old: int, new: int) -> None:
+        """Called by the database as a level changes: each step up must answer a "Yes" of that
+        participant's, to an offer, being handled. (Kept to plain bookkeeping: an exception here
+        would fail the bot's statement.)"""
+        person = self.people.get(chat_id)
+        if person is None:
+            return
+        person.level = new
+        if new < old:
+            person.steps_back += old - new
+        elif new - old > person.yes_unused:
+            self.violations.append(
+                f"participant {chat_id}: level {old} → {new} with {person.yes_unused} 'Yes' to a step-up offer"
+            )
+        person.yes_unused = max(0, person.yes_unused - (new - old))
 
     async def snapshot_levels(self) -> None:
+        """Everyone's level as the database has it; it must be where the changes the run saw left it."""
         async with services_of(self.app).sessions() as session:
             rows = (await session.execute(select(Participant.chat_id, Participant.level))).all()
         for chat_id, level in rows:
             self.levels[chat_id].append(level)
+            person = self.people[chat_id]
+            if person.level is not None and person.level != level:
+                self.violations.append(f"participant {chat_id}: level {level}, but the changes seen led to {person.level}")
+            person.level = level
 
     # --- the run ---------------------------------------------------------------------------------------
 
     async def run(self) -> None:
         async with self.app:
             await on_startup(self.app)
+            async with services_of(self.app).sessions() as session:
+                await session.execute(text(WATCH_LEVELS))
+                await session.commit()
             await self.onboard()
             self.api.clear()
             await self.snapshot_levels()
@@ -279,10 +318,6 @@ class Simulation:
                 during = [at for at in person.received if start < at < end]
                 if during:
                     self.violations.append(f"participant {person.chat_id}: {len(during)} messages while paused")
-            levels = self.levels[person.chat_id]
-            ups = sum(max(0, b - a) for a, b in itertools.pairwise(levels))
-            if ups > person.accepted:
-                self.violations.append(f"participant {person.chat_id}: {ups} steps up but {person.accepted} 'Yes'")
 
     def report(self, out: TextIO, seconds: float) -> None:
         weeks = (self.days + 6) // 7
