@@ -81,6 +81,9 @@ class Person:
     chat_id: int
     persona: Persona
     received: list[dt.datetime] = field(default_factory=list)  # messages the tick sent them
+    # Where each reply (any tap that reached the bot) fell among them: the index of the first
+    # message after it. A quiet spell is the messages between two replies.
+    replies: list[int] = field(default_factory=list)
     pauses: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
     offers: int = 0
     accepted: int = 0  # "Yes" taps to a step-up offer
@@ -147,6 +150,9 @@ class Simulation:
             update = self.api.press(chat_id, label, message_id=message_id)
         except KeyError:
             return None  # the button is gone (answered another way meanwhile)
+        person = self.people.get(chat_id)
+        if person is not None and (not person.replies or person.replies[-1] != len(person.received)):
+            person.replies.append(len(person.received))
         await self.feed(update)
         return self.api.messages(chat_id)[before:]
 
@@ -175,7 +181,6 @@ class Simulation:
     def on_hello(self, person: Person, message: FakeMessage) -> None:
         """A message from the tick arrived: maybe answer it, some time later."""
         now = self.clock.now()
-        person.received.append(now)
         persona = person.persona
         if self.rng.random() >= persona.answer(self.week(now)):
             return
@@ -277,16 +282,16 @@ class Simulation:
                 self.api.calls.clear()
                 self.api.answers.clear()
                 await run_tick(self.app)
-                # In chat order, not in the order Telegram happened to answer: a seeded run repeats.
-                reached = sorted(
-                    {
-                        call.params["chat_id"]
-                        for call in self.api.calls
-                        if call.method == "sendMessage" and call.ok and call.params["chat_id"] in self.people
-                    }
+                sent = Counter(
+                    call.params["chat_id"]
+                    for call in self.api.calls
+                    if call.method == "sendMessage" and call.ok and call.params["chat_id"] in self.people
                 )
-                for chat_id in reached:
-                    self.on_hello(self.people[chat_id], self.api.last(chat_id))
+                # In chat order, not in the order Telegram happened to answer: a seeded run repeats.
+                for chat_id in sorted(sent):
+                    person = self.people[chat_id]
+                    person.received += [self.clock.now()] * sent[chat_id]
+                    self.on_hello(person, self.api.last(chat_id))
                 if (self.clock.now() - START) % dt.timedelta(days=7) == dt.timedelta(0):
                     await self.snapshot_levels()
             self.history = await self.load_history()
@@ -306,18 +311,28 @@ class Simulation:
     # --- checks and the report ---------------------------------------------------------------------------
 
     def check(self) -> None:
+        self.spells: list[list[int]] = []  # each quiet spell's messages, as days from its first one
         for person in self.people.values():
-            hello_days = self.history[person.chat_id][0]
-            if person.persona.name == "silent" and hello_days:
-                # Weeks of the participant's own days (hello-days in their zone), from the first message.
-                if len(hello_days) != len(person.received):
-                    self.violations.append(f"silent participant {person.chat_id}: messages and hellos disagree")
-                breaches = budget_breaches((day - hello_days[0]).days for day in hello_days)
-                self.violations += [f"silent participant {person.chat_id}: {b}" for b in breaches]
+            self.check_quiet_spells(person)
             for start, end in person.pauses:
                 during = [at for at in person.received if start < at < end]
                 if during:
                     self.violations.append(f"participant {person.chat_id}: {len(during)} messages while paused")
+
+    def check_quiet_spells(self, person: Person) -> None:
+        """The pressure budget, over each stretch of messages between two replies (or from
+        onboarding): the messages' days are the participant's own (the hellos' days, in their zone),
+        counted from the stretch's first message, as core.backoff counts the weeks of a quiet spell."""
+        who = f"{person.persona.name} participant {person.chat_id}"
+        hello_days = self.history[person.chat_id][0]
+        if len(hello_days) != len(person.received):
+            self.violations.append(f"{who}: {len(person.received)} messages but {len(hello_days)} hellos")
+            return
+        for start, end in itertools.pairwise([0, *person.replies, len(hello_days)]):
+            if start < end:
+                days = [(day - hello_days[start]).days for day in hello_days[start:end]]
+                self.spells.append(days)
+                self.violations += [f"{who}, quiet from {hello_days[start]}: {b}" for b in budget_breaches(days)]
 
     def report(self, out: TextIO, seconds: float) -> None:
         weeks = (self.days + 6) // 7
@@ -349,15 +364,20 @@ class Simulation:
             accepted = sum(p.accepted for p in people)
             print(f"{name:<13} {checkins:>10.1f}  {start:>5.2f} → {end:<5.2f}  {offers:>14}  {accepted:>8}", file=out)
         print(file=out)
-        silent = [p for p in self.people.values() if p.persona.name == "silent"]
-        worst = self.worst_weeks(silent, weeks)
-        print(f"pressure budget, most messages any silent participant got per week of silence: {worst}", file=out)
+        print(
+            f"pressure budget, most messages any participant got per week of a quiet spell "
+            f"({len(self.spells)} spells): {self.worst_weeks(weeks)}",
+            file=out,
+        )
         if self.violations:
             print(f"\nFAILED: {len(self.violations)} problems", file=out)
             for line in self.violations[:20]:
                 print(f"  {line}", file=out)
         else:
-            print("OK: within the pressure budget, nothing sent during pauses, no step up without a 'Yes'", file=out)
+            print(
+                "OK: within the pressure budget for everyone, nothing sent during pauses, no step up without a 'Yes'",
+                file=out,
+            )
 
     def received_per_week(self, person: Person) -> list[int]:
         counts = [0] * ((self.days + 6) // 7)
@@ -373,15 +393,13 @@ class Simulation:
                 counts[min((day - START.date()).days // 7, len(counts) - 1)] += 1
         return counts
 
-    def worst_weeks(self, people: list[Person], weeks: int) -> str:
-        """The most messages any of `people` got in each week of their silence, in their own days."""
+    def worst_weeks(self, weeks: int) -> str:
+        """The most messages anyone got in each week of a quiet spell, in their own days."""
         worst = [0] * weeks
-        for person in people:
-            days = self.history[person.chat_id][0]
-            if days:
-                for week, count in Counter((day - days[0]).days // 7 for day in days).items():
-                    if week < weeks:
-                        worst[week] = max(worst[week], count)
+        for days in self.spells:
+            for week, count in Counter(day // 7 for day in days).items():
+                if week < weeks:
+                    worst[week] = max(worst[week], count)
         return " ".join(f"w{i + 1}:{n}" for i, n in enumerate(worst))
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
 import core.backoff
 from storage.models import Participant
-from bot.simulate import simulate
+from bot.simulate import PERSONAS, simulate
 
 
 async def test_a_small_simulation_keeps_every_promise() -> None:
@@ -21,10 +22,15 @@ async def test_a_small_simulation_keeps_every_promise() -> None:
     assert "OK: within the pressure budget" in report
 
 
-async def test_a_broken_pressure_budget_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    """If the policy stopped slowing down, the simulation must notice and fail."""
+def break_the_pressure_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy stops slowing down: a hello every day, however long nobody answers."""
     monkeypatch.setattr("schedules.hello.min_gap_days", lambda *_args: 1)
     monkeypatch.setattr("schedules.hello.in_door_phase", lambda *_args: False)
+
+
+async def test_a_broken_pressure_budget_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the policy stopped slowing down, the simulation must notice and fail."""
+    break_the_pressure_budget(monkeypatch)
     out = io.StringIO()
     assert await simulate(participants=6, days=21, seed=4, out=out) == 1
     assert "FAILED" in out.getvalue() and "silent participant" in out.getvalue()
@@ -52,3 +58,15 @@ async def test_a_step_up_without_a_yes_fails_the_run_even_when_a_step_back_hides
     report = out.getvalue()
     assert "FAILED" in report and "participant 1000000: level 0 → 1 with 0 'Yes' to a step-up offer" in report
     assert "participant 1000000: level 1 → 0" not in report  # a step back needs no "Yes"
+
+
+async def test_the_pressure_budget_holds_for_people_who_do_answer_now_and_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without anyone who never answers, a broken policy still shows: someone who answers only
+    sometimes gets too much between two replies, counted from the first message after a reply."""
+    break_the_pressure_budget(monkeypatch)
+    monkeypatch.setattr("bot.simulate.PERSONAS", tuple(p for p in PERSONAS if p.name != "silent"))
+    out = io.StringIO()
+    assert await simulate(participants=5, days=14, seed=4, out=out) == 1
+    report = out.getvalue()
+    assert "FAILED" in report and "silent" not in report
+    assert re.search(r"participant \d+, quiet from [-0-9]+: week 1: [5-7] messages \(at most 4\)", report)
