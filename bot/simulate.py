@@ -136,7 +136,8 @@ class Simulation:
         self.actions: list[Action] = []
         self.seq = itertools.count()
         self.violations: list[str] = []
-        self.levels: dict[int, list[int]] = defaultdict(list)  # chat id -> level at the end of each week
+        # chat id -> level after onboarding, then at the end of each week
+        self.levels: dict[int, list[int]] = defaultdict(list)
 
     # --- driving the bot ---------------------------------------------------------------------------
 
@@ -294,6 +295,8 @@ class Simulation:
                     self.on_hello(person, self.api.last(chat_id))
                 if (self.clock.now() - START) % dt.timedelta(days=7) == dt.timedelta(0):
                     await self.snapshot_levels()
+            if self.days % 7:
+                await self.snapshot_levels()  # the end of the last, shorter week
             self.history = await self.load_history()
             await services_of(self.app).engine.dispose()
 
@@ -345,9 +348,11 @@ class Simulation:
         for person in self.people.values():
             by_persona[person.persona.name].append(person)
         header = "persona        n   " + " ".join(f"w{w + 1:<4}" for w in range(weeks))
+        start = statistics.fmean(levels[0] for levels in self.levels.values())
         for title, metric in (
             ("messages received per week (mean)", self.received_per_week),
             ("unanswered hellos per week (mean)", self.unanswered_per_week),
+            (f"level at the end of each week (mean; {start:.2f} at the start)", self.level_per_week),
         ):
             print(title, file=out)
             print(header, file=out)
@@ -355,14 +360,13 @@ class Simulation:
                 values = [statistics.fmean(metric(p)[w] for p in people) for w in range(weeks)]
                 print(f"{name:<13} {len(people):>4}  " + " ".join(f"{v:<5.2f}" for v in values), file=out)
             print(file=out)
-        print("persona        check-ins  level w1→end   step-up offers  accepted", file=out)
+        print("persona        check-ins  step-up offers  accepted  steps back", file=out)
         for name, people in by_persona.items():
             checkins = statistics.fmean(len(self.history[p.chat_id][1]) for p in people)
-            start = statistics.fmean(self.levels[p.chat_id][0] for p in people)
-            end = statistics.fmean(self.levels[p.chat_id][-1] for p in people)
             offers = sum(p.offers for p in people)
             accepted = sum(p.accepted for p in people)
-            print(f"{name:<13} {checkins:>10.1f}  {start:>5.2f} → {end:<5.2f}  {offers:>14}  {accepted:>8}", file=out)
+            back = sum(p.steps_back for p in people)
+            print(f"{name:<13} {checkins:>10.1f}  {offers:>14}  {accepted:>8}  {back:>10}", file=out)
         print(file=out)
         print(
             f"pressure budget, most messages any participant got per week of a quiet spell "
@@ -384,6 +388,9 @@ class Simulation:
         for at in person.received:
             counts[min(self.week(at), len(counts) - 1)] += 1
         return counts
+
+    def level_per_week(self, person: Person) -> list[int]:
+        return self.levels[person.chat_id][1:]
 
     def unanswered_per_week(self, person: Person) -> list[int]:
         hellos, checkins = self.history[person.chat_id]

@@ -22,6 +22,17 @@ async def test_a_small_simulation_keeps_every_promise() -> None:
     assert "OK: within the pressure budget" in report
 
 
+async def test_the_report_shows_each_personas_level_week_by_week() -> None:
+    out = io.StringIO()
+    assert await simulate(participants=12, days=17, seed=4, out=out) == 0
+    lines = out.getvalue().splitlines()
+    title = next(i for i, line in enumerate(lines) if line.startswith("level at the end of each week (mean"))
+    header, *rows = lines[title + 1 : title + 8]
+    assert header.split() == ["persona", "n", "w1", "w2", "w3"]  # the last, shorter week too
+    assert [row.split()[-4] for row in rows] == ["2"] * 6  # n, then a mean level for each week
+    assert all(0 <= float(value) <= 5 for row in rows for value in row.split()[-3:])
+
+
 def break_the_pressure_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """The policy stops slowing down: a hello every day, however long nobody answers."""
     monkeypatch.setattr("schedules.hello.min_gap_days", lambda *_args: 1)
