@@ -242,7 +242,8 @@ class Simulation:
         person.level = new
         if new < old:
             person.steps_back += old - new
-        elif new - old > person.yes_unused:
+            return
+        if new - old > person.yes_unused:
             self.violations.append(
                 f"participant {chat_id}: level {old} → {new} with {person.yes_unused} 'Yes' to a step-up offer"
             )
