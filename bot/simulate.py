@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from telegram import Update
 
 from bot.app import build_application, on_startup
@@ -43,6 +43,14 @@ TICK = dt.timedelta(minutes=10)
 ZONES = ("Asia/Tokyo",) * 6 + ("America/New_York", "Europe/London", "Asia/Seoul", "Australia/Sydney")
 WINDOWS = ("morning", "afternoon", "evening", "evening", "late_night")
 RHYTHMS = ("daily",) * 5 + ("every_other_day", "weekdays", "twice_a_week")
+# Every change of a participant's level, whichever code writes it, calls back into the run as the
+# database makes it (SQLite runs on the event loop's own thread, storage/inline_sqlite.py).
+LEVEL_CHANGED = "simulation_level_changed"
+WATCH_LEVELS = f"""
+CREATE TRIGGER simulation_watches_levels AFTER UPDATE OF level ON {Participant.__tablename__}
+WHEN NEW.level IS NOT OLD.level
+BEGIN SELECT {LEVEL_CHANGED}(NEW.chat_id, OLD.level, NEW.level); END
+"""
 
 
 @dataclass(frozen=True)
@@ -73,9 +81,15 @@ class Person:
     chat_id: int
     persona: Persona
     received: list[dt.datetime] = field(default_factory=list)  # messages the tick sent them
+    # Where each reply (any tap that reached the bot) fell among them: the index of the first
+    # message after it. A quiet spell is the messages between two replies.
+    replies: list[int] = field(default_factory=list)
     pauses: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
     offers: int = 0
-    accepted: int = 0
+    accepted: int = 0  # "Yes" taps to a step-up offer
+    yes_unused: int = 0  # "Yes" taps being handled that no step up has answered yet
+    steps_back: int = 0
+    level: int | None = None  # as the changes the run saw left it (None before the first snapshot)
     last_pause: dt.datetime | None = None
 
 
@@ -117,23 +131,29 @@ class Simulation:
         self.people = {
             1_000_000 + i: Person(1_000_000 + i, PERSONAS[i % len(PERSONAS)]) for i in range(participants)
         }
+        # Each connection the bot opens can call back on a level change (the trigger, in run).
+        event.listen(services_of(self.app).engine.sync_engine, "connect", self.watch_levels)
         self.actions: list[Action] = []
         self.seq = itertools.count()
         self.violations: list[str] = []
-        self.levels: dict[int, list[int]] = defaultdict(list)  # chat id -> level at the end of each week
+        # chat id -> level after onboarding, then at the end of each week
+        self.levels: dict[int, list[int]] = defaultdict(list)
 
     # --- driving the bot ---------------------------------------------------------------------------
 
     async def feed(self, update: dict) -> None:
         await self.app.process_update(Update.de_json(update, self.app.bot))
 
-    async def tap(self, chat_id: int, label: str, message_id: int) -> list[FakeMessage]:
-        """Tap a button; return the messages the bot sent in answer."""
+    async def tap(self, chat_id: int, label: str, message_id: int) -> list[FakeMessage] | None:
+        """Tap a button; return the messages the bot sent in answer (None: the button was gone)."""
         before = len(self.api.messages(chat_id))
         try:
             update = self.api.press(chat_id, label, message_id=message_id)
         except KeyError:
-            return []  # the button is gone (answered another way meanwhile)
+            return None  # the button is gone (answered another way meanwhile)
+        person = self.people.get(chat_id)
+        if person is not None and (not person.replies or person.replies[-1] != len(person.received)):
+            person.replies.append(len(person.received))
         await self.feed(update)
         return self.api.messages(chat_id)[before:]
 
@@ -162,7 +182,6 @@ class Simulation:
     def on_hello(self, person: Person, message: FakeMessage) -> None:
         """A message from the tick arrived: maybe answer it, some time later."""
         now = self.clock.now()
-        person.received.append(now)
         persona = person.persona
         if self.rng.random() >= persona.answer(self.week(now)):
             return
@@ -187,18 +206,21 @@ class Simulation:
     async def act(self, action: Action) -> None:
         person = self.people[action.chat_id]
         replies = await self.tap(action.chat_id, action.label, action.message_id)
-        for reply in replies:
+        for reply in replies or ():
             labels = reply.button_texts
             if "Ask me in a few weeks" in labels:
                 person.offers += 1
                 roll = self.rng.random()
                 answer = "Yes" if roll < person.persona.says_yes else "Not yet" if roll < 0.9 else "Ask me in a few weeks"
-                before = await self.level(action.chat_id)
-                await self.tap(action.chat_id, answer, reply.message_id)
-                if answer == "Yes":
+                if answer != "Yes":
+                    await self.tap(action.chat_id, answer, reply.message_id)
+                    continue
+                person.yes_unused += 1  # what the step up, while the bot handles the tap, answers to
+                if await self.tap(action.chat_id, answer, reply.message_id) is not None:
                     person.accepted += 1
-                    if await self.level(action.chat_id) != before + 1:
+                    if person.yes_unused:
                         self.violations.append(f"participant {action.chat_id}: 'Yes' did not move one step up")
+                person.yes_unused = 0  # a "Yes" answers its own offer, never a later step
             elif "A week" in labels:
                 await self.tap(action.chat_id, "A week", reply.message_id)
                 now = self.clock.now()
@@ -207,21 +229,45 @@ class Simulation:
             elif "10" in labels and self.rng.random() < 0.5:
                 await self.tap(action.chat_id, str(self.rng.randint(0, 6)), reply.message_id)
 
-    async def level(self, chat_id: int) -> int:
-        async with services_of(self.app).sessions() as session:
-            return await session.scalar(select(Participant.level).where(Participant.chat_id == chat_id))
+    def watch_levels(self, dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.create_function(LEVEL_CHANGED, 3, self.level_changed)  # type: ignore[attr-defined]
+
+    def level_changed(self, chat_id: int, old: int, new: int) -> None:
+        """Called by the database as a level changes: each step up must answer a "Yes" of that
+        participant's, to an offer, being handled. (Kept to plain bookkeeping: an exception here
+        would fail the bot's statement.)"""
+        person = self.people.get(chat_id)
+        if person is None:
+            return
+        person.level = new
+        if new < old:
+            person.steps_back += old - new
+            return
+        if new - old > person.yes_unused:
+            self.violations.append(
+                f"participant {chat_id}: level {old} → {new} with {person.yes_unused} 'Yes' to a step-up offer"
+            )
+        person.yes_unused = max(0, person.yes_unused - (new - old))
 
     async def snapshot_levels(self) -> None:
+        """Everyone's level as the database has it; it must be where the changes the run saw left it."""
         async with services_of(self.app).sessions() as session:
             rows = (await session.execute(select(Participant.chat_id, Participant.level))).all()
         for chat_id, level in rows:
             self.levels[chat_id].append(level)
+            person = self.people[chat_id]
+            if person.level is not None and person.level != level:
+                self.violations.append(f"participant {chat_id}: level {level}, but the changes seen led to {person.level}")
+            person.level = level
 
     # --- the run ---------------------------------------------------------------------------------------
 
     async def run(self) -> None:
         async with self.app:
             await on_startup(self.app)
+            async with services_of(self.app).sessions() as session:
+                await session.execute(text(WATCH_LEVELS))
+                await session.commit()
             await self.onboard()
             self.api.clear()
             await self.snapshot_levels()
@@ -238,18 +284,20 @@ class Simulation:
                 self.api.calls.clear()
                 self.api.answers.clear()
                 await run_tick(self.app)
-                # In chat order, not in the order Telegram happened to answer: a seeded run repeats.
-                reached = sorted(
-                    {
-                        call.params["chat_id"]
-                        for call in self.api.calls
-                        if call.method == "sendMessage" and call.ok and call.params["chat_id"] in self.people
-                    }
+                sent = Counter(
+                    call.params["chat_id"]
+                    for call in self.api.calls
+                    if call.method == "sendMessage" and call.ok and call.params["chat_id"] in self.people
                 )
-                for chat_id in reached:
-                    self.on_hello(self.people[chat_id], self.api.last(chat_id))
+                # In chat order, not in the order Telegram happened to answer: a seeded run repeats.
+                for chat_id in sorted(sent):
+                    person = self.people[chat_id]
+                    person.received += [self.clock.now()] * sent[chat_id]
+                    self.on_hello(person, self.api.last(chat_id))
                 if (self.clock.now() - START) % dt.timedelta(days=7) == dt.timedelta(0):
                     await self.snapshot_levels()
+            if self.days % 7:
+                await self.snapshot_levels()  # the end of the last, shorter week
             self.history = await self.load_history()
             await services_of(self.app).engine.dispose()
 
@@ -267,22 +315,28 @@ class Simulation:
     # --- checks and the report ---------------------------------------------------------------------------
 
     def check(self) -> None:
+        self.spells: list[list[int]] = []  # each quiet spell's messages, as days from its first one
         for person in self.people.values():
-            hello_days = self.history[person.chat_id][0]
-            if person.persona.name == "silent" and hello_days:
-                # Weeks of the participant's own days (hello-days in their zone), from the first message.
-                if len(hello_days) != len(person.received):
-                    self.violations.append(f"silent participant {person.chat_id}: messages and hellos disagree")
-                breaches = budget_breaches((day - hello_days[0]).days for day in hello_days)
-                self.violations += [f"silent participant {person.chat_id}: {b}" for b in breaches]
+            self.check_quiet_spells(person)
             for start, end in person.pauses:
                 during = [at for at in person.received if start < at < end]
                 if during:
                     self.violations.append(f"participant {person.chat_id}: {len(during)} messages while paused")
-            levels = self.levels[person.chat_id]
-            ups = sum(max(0, b - a) for a, b in itertools.pairwise(levels))
-            if ups > person.accepted:
-                self.violations.append(f"participant {person.chat_id}: {ups} steps up but {person.accepted} 'Yes'")
+
+    def check_quiet_spells(self, person: Person) -> None:
+        """The pressure budget, over each stretch of messages between two replies (or from
+        onboarding): the messages' days are the participant's own (the hellos' days, in their zone),
+        counted from the stretch's first message, as core.backoff counts the weeks of a quiet spell."""
+        who = f"{person.persona.name} participant {person.chat_id}"
+        hello_days = self.history[person.chat_id][0]
+        if len(hello_days) != len(person.received):
+            self.violations.append(f"{who}: {len(person.received)} messages but {len(hello_days)} hellos")
+            return
+        for start, end in itertools.pairwise([0, *person.replies, len(hello_days)]):
+            if start < end:
+                days = [(day - hello_days[start]).days for day in hello_days[start:end]]
+                self.spells.append(days)
+                self.violations += [f"{who}, quiet from {hello_days[start]}: {b}" for b in budget_breaches(days)]
 
     def report(self, out: TextIO, seconds: float) -> None:
         weeks = (self.days + 6) // 7
@@ -295,9 +349,11 @@ class Simulation:
         for person in self.people.values():
             by_persona[person.persona.name].append(person)
         header = "persona        n   " + " ".join(f"w{w + 1:<4}" for w in range(weeks))
+        start = statistics.fmean(levels[0] for levels in self.levels.values())
         for title, metric in (
             ("messages received per week (mean)", self.received_per_week),
             ("unanswered hellos per week (mean)", self.unanswered_per_week),
+            (f"level at the end of each week (mean; {start:.2f} at the start)", self.level_per_week),
         ):
             print(title, file=out)
             print(header, file=out)
@@ -305,30 +361,37 @@ class Simulation:
                 values = [statistics.fmean(metric(p)[w] for p in people) for w in range(weeks)]
                 print(f"{name:<13} {len(people):>4}  " + " ".join(f"{v:<5.2f}" for v in values), file=out)
             print(file=out)
-        print("persona        check-ins  level w1→end   step-up offers  accepted", file=out)
+        print("persona        check-ins  step-up offers  accepted  steps back", file=out)
         for name, people in by_persona.items():
             checkins = statistics.fmean(len(self.history[p.chat_id][1]) for p in people)
-            start = statistics.fmean(self.levels[p.chat_id][0] for p in people)
-            end = statistics.fmean(self.levels[p.chat_id][-1] for p in people)
             offers = sum(p.offers for p in people)
             accepted = sum(p.accepted for p in people)
-            print(f"{name:<13} {checkins:>10.1f}  {start:>5.2f} → {end:<5.2f}  {offers:>14}  {accepted:>8}", file=out)
+            back = sum(p.steps_back for p in people)
+            print(f"{name:<13} {checkins:>10.1f}  {offers:>14}  {accepted:>8}  {back:>10}", file=out)
         print(file=out)
-        silent = [p for p in self.people.values() if p.persona.name == "silent"]
-        worst = self.worst_weeks(silent, weeks)
-        print(f"pressure budget, most messages any silent participant got per week of silence: {worst}", file=out)
+        print(
+            f"pressure budget, most messages any participant got per week of a quiet spell "
+            f"({len(self.spells)} spells): {self.worst_weeks(weeks)}",
+            file=out,
+        )
         if self.violations:
             print(f"\nFAILED: {len(self.violations)} problems", file=out)
             for line in self.violations[:20]:
                 print(f"  {line}", file=out)
         else:
-            print("OK: within the pressure budget, nothing sent during pauses, no step up without a 'Yes'", file=out)
+            print(
+                "OK: within the pressure budget for everyone, nothing sent during pauses, no step up without a 'Yes'",
+                file=out,
+            )
 
     def received_per_week(self, person: Person) -> list[int]:
         counts = [0] * ((self.days + 6) // 7)
         for at in person.received:
             counts[min(self.week(at), len(counts) - 1)] += 1
         return counts
+
+    def level_per_week(self, person: Person) -> list[int]:
+        return self.levels[person.chat_id][1:]
 
     def unanswered_per_week(self, person: Person) -> list[int]:
         hellos, checkins = self.history[person.chat_id]
@@ -338,15 +401,13 @@ class Simulation:
                 counts[min((day - START.date()).days // 7, len(counts) - 1)] += 1
         return counts
 
-    def worst_weeks(self, people: list[Person], weeks: int) -> str:
-        """The most messages any of `people` got in each week of their silence, in their own days."""
+    def worst_weeks(self, weeks: int) -> str:
+        """The most messages anyone got in each week of a quiet spell, in their own days."""
         worst = [0] * weeks
-        for person in people:
-            days = self.history[person.chat_id][0]
-            if days:
-                for week, count in Counter((day - days[0]).days // 7 for day in days).items():
-                    if week < weeks:
-                        worst[week] = max(worst[week], count)
+        for days in self.spells:
+            for week, count in Counter(day // 7 for day in days).items():
+                if week < weeks:
+                    worst[week] = max(worst[week], count)
         return " ".join(f"w{i + 1}:{n}" for i, n in enumerate(worst))
 
 
