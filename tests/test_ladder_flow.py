@@ -244,23 +244,25 @@ async def test_tasks_can_be_switched_off_and_asked_for(bot: Harness) -> None:
 async def test_a_task_is_not_offered_again_within_two_weeks(bot: Harness) -> None:
     await onboard(bot)
     level_0 = bot.services.tasks.by_level[0]
+    await to_next_hello(bot)  # the hello carries the first task
+    await bot.tap(ME, "I'm here", message_id=bot.message_with_button(ME, "I'm here").message_id)
+    for _ in range(len(level_0) - 1):  # and /task asks for every other one the same evening
+        [asked] = await bot.send(ME, "/task")
+        assert asked.startswith("Here's a small one")
+    # Each level-0 task was offered today: /task says so kindly, and repeats none.
+    assert await bot.send(ME, "/task") == [bot.t("task.none_fresh")]
+    offered = await offers(bot)
+    assert sorted(o.task_id for o in offered) == sorted(level_0)
+    # The hellos come without a task until two weeks have passed since those offers.
     with_task = []
-    for day in range(len(level_0) + 6):  # every evening's hello, answered
+    for _ in range(RULES.repeat_after_days):
         await to_next_hello(bot)
         with_task.append("Done" in bot.api.last(ME).button_texts)
         await bot.tap(ME, "I'm here", message_id=bot.message_with_button(ME, "I'm here").message_id)
-        if day == len(level_0):  # each level-0 task was offered lately: /task says so kindly
-            assert await bot.send(ME, "/task") == [bot.t("task.none_fresh")]
-    offered = await offers(bot)
-    # One task a day until each was offered once, then hellos without one, until two weeks after
-    # the first offer.
-    fresh_days = len(level_0)
-    quiet_days = RULES.repeat_after_days - fresh_days
-    assert with_task == [True] * fresh_days + [False] * quiet_days + [True] * (6 - quiet_days)
-    assert sorted(o.task_id for o in offered[:fresh_days]) == sorted(level_0)
-    for later in offered[fresh_days:]:
-        first = next(o for o in offered if o.task_id == later.task_id)
-        assert (later.day - first.day).days >= RULES.repeat_after_days
+    assert with_task == [False] * (RULES.repeat_after_days - 1) + [True]
+    again = (await offers(bot))[-1]
+    first = next(o for o in offered if o.task_id == again.task_id)
+    assert (again.day - first.day).days == RULES.repeat_after_days
 
 
 async def test_a_forged_task_button_touches_nobody(bot: Harness) -> None:
