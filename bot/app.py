@@ -97,7 +97,7 @@ def build_application(
         sessions=session_factory(engine),
         clock=clock or SystemClock(),
         catalogs=catalogs or Catalogs(),
-        tasks=tasks or TaskCatalog(),
+        tasks=tasks or TaskCatalog(settings.tasks_dir),
         crisis=load_crisis_detector(),
         helplines=load_helplines(),
         rng=rng or random.Random(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     # Updates handled at once (one at a time within a chat); 1 handles everything in turn.
     concurrent_updates: int = Field(default=16, ge=1, le=256, validation_alias="KOMOREBI_CONCURRENT_UPDATES")
     log_level: str = Field(default="INFO", validation_alias="KOMOREBI_LOG_LEVEL")
+    # The organisation's own small tasks (en.csv and ja.csv, content/README.md); None: content/tasks.
+    tasks_dir: Path | None = Field(default=None, validation_alias="KOMOREBI_TASKS_DIR")
 
     @field_validator("default_timezone")
     @classmethod

@@ -34,12 +34,6 @@ class ContentError(Exception):
 
 
 @dataclass(frozen=True)
-class Task:
-    id: str
-    level: int
-
-
-@dataclass(frozen=True)
 class _Row:
     line: int
     level: int

@@ -10,12 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import CONTENT_HELP
 from bot.content import CONTENT, MIN_TASKS_PER_LEVEL, ContentError, TaskCatalog, load_helplines
 from bot.i18n import LANGUAGES
+from core.clock import FakeClock
 from core.ladder import LEVELS
+from tests.harness import Harness
 from tests.test_catalogues import BANNED
+from tests.test_checkin_loop import to_next_hello
+from tests.test_onboarding import ME, onboard
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,7 +142,8 @@ def test_a_spreadsheet_export_with_a_byte_order_mark_is_fine(tmp_path: Path) -> 
     assert TaskCatalog(tmp_path).by_level == CATALOG.by_level
 
 
-# `python -m bot ARGS`, with the task files read from another folder (there is no setting for it).
+# `python -m bot ARGS`, with the task files read from another folder whatever the settings say
+# (`simulate` always runs on the shipped tasks; KOMOREBI_TASKS_DIR is tested below).
 MAIN_WITH_TASKS_FROM = (
     "import sys; from pathlib import Path; import bot.content; bot.content.CONTENT = Path(sys.argv[1]);"
     " from bot.cli import main; raise SystemExit(main(sys.argv[2:]))"
@@ -161,4 +167,29 @@ def test_the_command_line_names_a_broken_file_and_exits_2_without_a_traceback(tm
         f"The content is not valid:\n  {tasks / 'ja.csv'}, line 13: id 'l3-water' starts with l3, but its level is 1\n"
         f"{CONTENT_HELP}\n"
     )
+    assert "Traceback" not in result.stderr
+
+
+async def test_an_organisations_own_tasks_come_from_the_folder_its_setting_names(
+    tmp_path: Path, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    ours = "Picture the garden of our drop-in space for a moment."
+    broken(tmp_path, "en", lambda s: re.sub(r"(?m)^0,(l0-[a-z0-9-]+),.*$", rf"0,\1,{ours}", s))
+    async with Harness.started(engine, clock, KOMOREBI_TASKS_DIR=str(tmp_path)) as bot:
+        await onboard(bot)
+        await to_next_hello(bot)
+        assert bot.api.last(ME).text.endswith(ours)
+
+
+def test_a_broken_file_in_the_tasks_folder_setting_stops_run_with_its_name(tmp_path: Path) -> None:
+    broken(tmp_path, "ja", lambda s: s.replace("1,l1-water,", "1,l3-water,", 1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "KOMOREBI_", "DATABASE_"))}
+    env |= {"PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot",
+            "KOMOREBI_TASKS_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env, check=False,
+    )
+    assert result.returncode == 2
+    assert f"{tmp_path / 'ja.csv'}, line 13: id 'l3-water' starts with l3, but its level is 1" in result.stderr
     assert "Traceback" not in result.stderr
