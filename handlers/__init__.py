@@ -110,6 +110,7 @@ def register(application: Application) -> None:
     add(CallbackQueryHandler(handler(tasks.task_button), pattern=r"^t:"))
     add(CallbackQueryHandler(handler(tasks.rating_button), pattern=r"^r:"))
     add(CallbackQueryHandler(handler(tasks.step_up_button), pattern=r"^e:"))
+    add(CallbackQueryHandler(handler(tasks.smaller_button), pattern=r"^sm:"))
     add(CallbackQueryHandler(handler(onboarding.alerts_answer), pattern=r"^ca:"))
     add(CallbackQueryHandler(handler(safety.crisis_button), pattern=r"^cr:"))
     add(CallbackQueryHandler(handler(safety.reach_reply_button), pattern=r"^rr:"))

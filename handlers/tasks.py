@@ -75,13 +75,14 @@ async def task_button(turn: Turn) -> list[Out]:
         else:
             outs.append(Send(turn.t("task.done_ack"), views.rating_keyboard(day, task_id)))
     else:
-        outs.extend(await _too_much(turn, participant, offer))
+        outs.extend(await _too_much(turn, participant, offer, task_id))
     return outs
 
 
-async def _too_much(turn: Turn, participant: Participant, offer: repo.OfferState) -> list[Out]:
-    """Acceptance, an easier task from one level down, and — if it keeps being too much — a quiet
-    step back. Nothing here reads like failure; the step back is not even mentioned."""
+async def _too_much(turn: Turn, participant: Participant, offer: repo.OfferState, task_id: str) -> list[Out]:
+    """Acceptance, with a button for an easier task from one level down if they want one (never a
+    task in the same breath), and — if it keeps being too much — a quiet step back. Nothing here
+    reads like failure; the step back is not even mentioned."""
     today = _today(turn, participant)
     if offer.level == participant.level:
         since = participant.level_since or dt.date.min
@@ -90,13 +91,31 @@ async def _too_much(turn: Turn, participant: Participant, offer: repo.OfferState
             participant.level -= 1
             participant.level_since = today
             participant.step_up_open = False
-    if offer.kind == "easier" or offer.level == 0:
+    if offer.kind == "easier" or offer.level == 0 or await repo.easier_offered_on(turn.session, participant.id, today):
         return [Send(turn.t("task.rest"))]
-    easier = await offer_task(turn, participant, offer.level - 1, today, "easier")
+    recent = await repo.last_offered(turn.session, [participant.id], today - dt.timedelta(days=RULES.repeat_after_days))
+    if choose_task(turn.services.tasks.by_level[offer.level - 1], recent[participant.id], today, turn.services.rng) is None:
+        return [Send(turn.t("task.rest"))]  # nothing smaller that was not offered lately
+    return [Send(turn.t("task.rest"), views.smaller_keyboard(turn.t, offer.day, task_id))]
+
+
+async def smaller_button(turn: Turn) -> list[Out]:
+    """ "Something smaller" under the acceptance of a "too much": an easier task from one level
+    down, once a day."""
+    participant = turn.participant
+    parts = turn.data.split(":")
+    day = views.button_day(parts[1]) if len(parts) == 3 else None
+    found = await repo.offer(turn.session, participant.id, day, parts[2]) if participant and day else None
+    if participant is None or found is None or found.outcome != Outcome.TOO_MUCH or found.kind == "easier" or not found.level:
+        return [Toast(turn.t("button.stale"))]
+    today = _today(turn, participant)
+    if await repo.easier_offered_on(turn.session, participant.id, today):
+        return [Toast(turn.t("task.smaller_given")), SetButtons(None)]  # a second tap
+    easier = await offer_task(turn, participant, found.level - 1, today, "easier")
     if easier is None:
-        return [Send(turn.t("task.rest"))]
+        return [SetButtons(None), Send(turn.t("task.none_fresh"))]
     task_id, words = easier
-    return [Send(*views.task_offer(turn.t, "task.easier", today, task_id, words, with_too_much=True))]
+    return [SetButtons(None), Send(*views.task_offer(turn.t, "task.easier", today, task_id, words, with_too_much=True))]
 
 
 async def _maybe_offer_step_up(turn: Turn, participant: Participant) -> list[Out]:

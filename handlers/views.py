@@ -253,6 +253,11 @@ def task_offer(t: Translator, key: str, day: dt.date, task_id: str, words: str, 
     return t(key, task=words), InlineKeyboardMarkup(task_rows(t, day, task_id, with_too_much=with_too_much))
 
 
+def smaller_keyboard(t: Translator, day: dt.date, task_id: str) -> InlineKeyboardMarkup:
+    """One button under the acceptance of a "too much": a smaller task, only if they want one."""
+    return InlineKeyboardMarkup([[_button(t("task.smaller"), f"sm:{day:{BUTTON_DAY}}:{task_id}")]])
+
+
 def rating_keyboard(day: dt.date, task_id: str) -> InlineKeyboardMarkup:
     prefix = f"r:{day:{BUTTON_DAY}}:{task_id}"
     numbers = [_button(str(n), f"{prefix}:{n}") for n in range(11)]

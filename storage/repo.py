@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    exists,
     Boolean,
     Executable,
     Integer,
@@ -532,6 +533,18 @@ async def last_offered(
     for pid, task_id, day in rows:
         found[pid][task_id] = day
     return found
+
+
+_EASIER_ON = select(
+    exists().where(
+        _task_offers.c.participant_id == _PARTICIPANT, _task_offers.c.day == _SINCE, _task_offers.c.kind == "easier"
+    )
+)
+
+
+async def easier_offered_on(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
+    """Whether a smaller task (after a "too much") was offered on `day` already."""
+    return bool((await _core(session, _EASIER_ON, {"participant_id": participant_id, "since": day})).scalar())
 
 
 _TASK_RESULTS = (

@@ -100,19 +100,35 @@ async def test_maybe_later_keeps_the_task_until_the_next_hello(bot: Harness) -> 
     assert [o.outcome for o in await offers(bot)] == ["done", "later", None]
 
 
-async def test_too_much_offers_an_easier_task_from_one_level_down(bot: Harness) -> None:
+async def test_too_much_is_accepted_and_a_smaller_task_comes_only_if_they_ask(bot: Harness) -> None:
     await onboard(bot)
     await set_level(bot, "step 2: something for the household")
     await to_next_hello(bot)
-    [easier] = await bot.tap(ME, "Too much today")
+    # Acceptance, and no task in the same breath: a button, if they would like something smaller.
+    assert await bot.tap(ME, "Too much today") == [bot.t("task.rest")]
+    accepted = bot.api.last(ME)
+    assert accepted.button_texts == ["Something smaller"]
+    assert len(await offers(bot)) == 1
+    [easier] = await bot.tap(ME, "Something smaller", message_id=accepted.message_id)
     hello_offer, easier_offer = await offers(bot)
     assert hello_offer.level == 2 and hello_offer.outcome == "too_much"
     assert easier_offer.level == 1 and easier_offer.kind == "easier"
     assert easier == bot.t("task.easier", task=task_words(bot, easier_offer.task_id))
-    # Too much again: just acceptance, no third offer.
+    assert bot.api.message(ME, accepted.message_id).buttons == []
+    # The same button tapped again gives nothing more.
+    data = f"sm:{hello_offer.day:%Y%m%d}:{hello_offer.task_id}"
+    assert await bot.tap_data(ME, data, message_id=accepted.message_id) == [bot.t("task.smaller_given")]
+    # Too much again: just acceptance, with no button and no third offer.
     assert await bot.tap(ME, "Too much today") == [bot.t("task.rest")]
+    assert bot.api.last(ME).button_texts == []
     assert len(await offers(bot)) == 2
     assert (await bot.participant(ME)).level == 2  # once is not a pattern
+    # Someone else's, or a made-up, "something smaller" does nothing.
+    await onboard(bot, 2002)
+    assert await bot.tap_data(2002, data, message_id=1) == [bot.t("button.stale")]
+    for forged in ("sm:", "sm:2026030:l1-water", f"sm:{hello_offer.day:%Y%m%d}:nope", "sm:a:b:c"):
+        assert await bot.tap_data(ME, forged, message_id=accepted.message_id) == [bot.t("button.stale")]
+    assert len(await offers(bot)) == 2
 
 
 async def test_at_level_zero_too_much_is_simply_accepted(bot: Harness) -> None:
