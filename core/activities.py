@@ -45,6 +45,8 @@ REMIND_SOON_BEFORE = dt.timedelta(hours=2)
 FOLLOW_UP_AFTER = dt.timedelta(hours=3)
 # An invitation waits for the participant's next hello, unless that is too close to the day.
 INVITE_LEAD = dt.timedelta(hours=26)
+# How often an invitation held back during a quiet spell (core.backoff.may_invite) is looked at again.
+INVITE_HOLD = dt.timedelta(hours=1)
 
 ACTIVITY_NOTICES = (NoticeKind.REMIND_DAY, NoticeKind.REMIND_SOON, NoticeKind.FOLLOW_UP, NoticeKind.HOW_IT_WENT)
 

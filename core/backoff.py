@@ -25,6 +25,9 @@ class PressureBudget:
     week_1_max: int = 4
     week_2_max: int = 2
     weekly_max_after: int = 1
+    # A group invitation is a message of its own: it goes only while at most this many messages are
+    # unanswered (the hello it comes with), and it then counts as one more (see may_invite).
+    invite_while_unanswered: int = 1
 
 
 BUDGET = PressureBudget()
@@ -52,6 +55,17 @@ def welcomes_back(unanswered: int, budget: PressureBudget = BUDGET) -> bool:
     """Whether a reply now ends a quiet spell in which the bot had slowed down: restore the rhythm
     and say a plain welcome back."""
     return unanswered >= budget.slow_after
+
+
+def may_invite(unanswered: int, budget: PressureBudget = BUDGET) -> bool:
+    """Whether a group invitation may go now, or waits for the person's next reply.
+
+    It goes only if they answered the hello before the latest one, and it counts in the quiet
+    spell like a hello, so the hellos after it slow down one step sooner. Whoever goes quiet then
+    gets, with it, no more than the budget: hello and invitation, a hello the next day, one three
+    days later, then the weekly door. An invitation in a longer spell waits for a reply.
+    """
+    return unanswered <= budget.invite_while_unanswered
 
 
 def budget_breaches(message_days: Iterable[int], budget: PressureBudget = BUDGET) -> list[str]:

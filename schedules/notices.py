@@ -21,7 +21,8 @@ from telegram.ext import Application
 
 from bot.i18n import Translator
 from bot.services import Services, services_of
-from core.activities import Answer, NoticeKind, invite_at
+from core.activities import INVITE_HOLD, Answer, NoticeKind, invite_at
+from core.backoff import may_invite
 from core.peer import FALLBACKS
 from handlers import activities as activity_views
 from handlers.peer import cheer_words
@@ -147,6 +148,10 @@ async def _send_batch(
     ready: list[repo.DueNotice] = []
     outgoing: list[Outgoing] = []
     for notice in batch:
+        if notice.kind == NoticeKind.INVITE and not may_invite(notice.unanswered):
+            # In a quiet spell: the invitation waits for a reply (dropped if the day passes first).
+            await repo.hold_notice(session, notice, token, services.clock.now() + INVITE_HOLD)
+            continue
         rendered = await _render(services, session, notice, services.clock.now(), looked_up)
         if rendered is None:
             if notice.kind == NoticeKind.KIND_WORD:  # paused or stopped since asking: the ask lapses

@@ -127,8 +127,9 @@ _UNANSWERED_NOTICE = (
 async def count_unanswered_invitations(session: AsyncSession, participant_ids: Sequence[int]) -> None:
     """An invitation went out on its own message, asked for by nobody in particular: like a hello,
     it counts in the quiet spell that the pressure budget limits, so the hellos after it slow down
-    sooner if no reply comes. (Reminders, news and kind words answer something the person said.)
-    A spell it begins dates from the last hello-day: a day early at most, so quieter, never louder."""
+    sooner if no reply comes (core.backoff.may_invite). Reminders, news and kind words answer
+    something the person said. A spell it begins dates from the last hello-day, which can be
+    earlier than the invitation's: a spell that seems older only makes the bot quieter sooner."""
     if participant_ids:
         await _core(session, _UNANSWERED_NOTICE, [{"b_id": pid} for pid in participant_ids])
 
@@ -1170,6 +1171,7 @@ class DueNotice:
     activity_id: int | None
     cheer_id: int | None
     send_failures: int
+    unanswered: int  # the participant's messages without a reply (the quiet spell)
 
 
 async def claim_notices(
@@ -1194,6 +1196,7 @@ async def claim_notices(
             Notice.activity_id,
             Notice.cheer_id,
             Notice.send_failures,
+            Participant.unanswered,
         )
         .join(Participant, Participant.id == Notice.participant_id)
         .where(Notice.id.in_(ids))
@@ -1206,6 +1209,15 @@ async def finish_notices(session: AsyncSession, notice_ids: Sequence[int], token
     """Done with some notices (sent, or no longer fitting): deleted."""
     if notice_ids:
         await session.execute(delete(Notice).where(Notice.id.in_(notice_ids), Notice.claim_token == token))
+
+
+async def hold_notice(session: AsyncSession, notice: DueNotice, token: str, until: dt.datetime) -> None:
+    """Not the moment for it (an invitation during a quiet spell): looked at again at `until`."""
+    await session.execute(
+        update(Notice)
+        .where(Notice.id == notice.notice_id, Notice.claim_token == token)
+        .values(due_at=until, claimed_at=None, claim_token=None)
+    )
 
 
 async def retry_notice(session: AsyncSession, notice: DueNotice, token: str, retry_at: dt.datetime) -> None:

@@ -343,3 +343,29 @@ async def test_an_invitation_counts_in_the_quiet_spell_so_silence_stays_within_t
     assert len(days) >= BUDGET.week_1_max + 3  # and still a weekly door after the first week
     assert days[:5] == [0, 0, 1, 4, 11]  # hello and invitation, hello, then slower: the invitation counted
     assert (await team.tap(A, "I'm here"))[0] == team.t("welcome_back")
+
+
+async def test_an_invitation_waits_through_a_quiet_spell_and_comes_after_a_reply(team: Harness) -> None:
+    await joiner(team, A, level=3)
+    start = len(team.api.messages(A))
+
+    async def hours(count: int) -> None:  # a tick every hour, and one at each planned hello
+        for _ in range(count):
+            participant = await team.participant(A)
+            team.clock.set(min(participant.next_hello_at, team.clock.now() + dt.timedelta(hours=1)))
+            await team.tick()
+
+    await hours(10 * 24)  # ten days without a reply: the weekly door by now
+    assert (await team.participant(A)).unanswered > 1
+    [reply] = await team.send(COORDINATOR, "/newactivity 2026-03-28 14:00 | Garden walk | Park gate | 8 | 2")
+    assert "#" in reply
+    await hours(7 * 24)
+    quiet = team.api.messages(A)[start:]
+    assert not any("Garden walk" in m.text for m in quiet)  # not while they are quiet
+    first = quiet[0].date
+    assert budget_breaches([(m.date - first).days for m in quiet]) == []
+    await team.tap(A, "I'm here")
+    await hours(2)
+    assert sum("Garden walk" in m.text for m in team.api.messages(A)) == 1  # within the hour after it
+    await hours(48)
+    assert sum("Garden walk" in m.text for m in team.api.messages(A)) == 1

@@ -36,6 +36,11 @@ def test_a_week_old_quiet_spell_settles_weekly_whatever_the_rhythm() -> None:
     assert not backoff.in_door_phase(0, quiet_days=30)  # no quiet spell at all
 
 
+def test_an_invitation_goes_only_with_at_most_one_message_unanswered() -> None:
+    assert backoff.may_invite(0) and backoff.may_invite(1)
+    assert not any(backoff.may_invite(n) for n in range(2, 10))
+
+
 def never_answering(rhythm: Rhythm, window: Window, zone: str, start: dt.datetime, weeks: int = 10) -> list[dt.date]:
     """The hello-days someone who never answers gets, planned by the real rules."""
     tz, rng = ZoneInfo(zone), random.Random(5)
