@@ -99,7 +99,7 @@ def _read_tasks(path: Path, max_length: int) -> dict[str, _Row]:
         if len(row) != len(HEADER):
             raise ContentError(f"{where}: expected 3 columns (level,id,text), found {len(row)}")
         level_text, task_id, text = (cell.strip() for cell in row)
-        if not level_text.isdigit() or int(level_text) not in LEVELS:
+        if not level_text.isdecimal() or int(level_text) not in LEVELS:
             raise ContentError(f"{where}: level must be a number from 0 to 5, not {level_text!r}")
         level = int(level_text)
         named = ID_PATTERN.match(task_id)

@@ -29,6 +29,7 @@ from telegram import Update
 
 from bot.app import build_application, on_startup
 from bot.config import Settings
+from bot.content import TaskCatalog
 from bot.fakeapi import FakeBotAPI, FakeMessage, text_update
 from bot.ratelimit import PacedRateLimiter
 from bot.services import services_of
@@ -127,6 +128,7 @@ class Simulation:
             get_updates_request=self.api,
             rate_limiter=PacedRateLimiter(overall_rate=1e9, sleep=no_sleep),
             rng=random.Random(seed + 1),
+            tasks=TaskCatalog(),  # the shipped tasks, whatever KOMOREBI_TASKS_DIR says
         )
         self.people = {
             1_000_000 + i: Person(1_000_000 + i, PERSONAS[i % len(PERSONAS)]) for i in range(participants)

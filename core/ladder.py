@@ -61,12 +61,19 @@ def choose_task(
 ) -> str | None:
     """A task not offered in the last two weeks, or None if every one was: then there is no task
     this time (a hello goes without one), never a repeat."""
-    fresh = [
+    fresh = fresh_tasks(candidates, last_offered, today, rules)
+    return rng.choice(fresh) if fresh else None
+
+
+def fresh_tasks(
+    candidates: Sequence[str], last_offered: Mapping[str, dt.date], today: dt.date, rules: LadderRules = RULES
+) -> list[str]:
+    """The tasks that were not offered in the last two weeks."""
+    return [
         task
         for task in candidates
         if task not in last_offered or (today - last_offered[task]).days >= rules.repeat_after_days
     ]
-    return rng.choice(fresh) if fresh else None
 
 
 def is_steady(

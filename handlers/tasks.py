@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.ladder import GROUP_LEVEL, RULES, Outcome, choose_task, is_steady, may_offer_step_up, should_step_back
+from core.ladder import (
+    GROUP_LEVEL,
+    RULES,
+    Outcome,
+    choose_task,
+    fresh_tasks,
+    is_steady,
+    may_offer_step_up,
+    should_step_back,
+)
 from core.schedule import Window, hello_day_for
 from handlers import views
 from handlers.base import Edit, Out, Send, SetButtons, Toast, Turn, small_number
@@ -94,24 +103,30 @@ async def _too_much(turn: Turn, participant: Participant, offer: repo.OfferState
     if offer.kind == "easier" or offer.level == 0 or await repo.easier_offered_on(turn.session, participant.id, today):
         return [Send(turn.t("task.rest"))]
     recent = await repo.last_offered(turn.session, [participant.id], today - dt.timedelta(days=RULES.repeat_after_days))
-    if choose_task(turn.services.tasks.by_level[offer.level - 1], recent[participant.id], today, turn.services.rng) is None:
+    if not fresh_tasks(turn.services.tasks.by_level[offer.level - 1], recent[participant.id], today):
         return [Send(turn.t("task.rest"))]  # nothing smaller that was not offered lately
     return [Send(turn.t("task.rest"), views.smaller_keyboard(turn.t, offer.day, task_id))]
 
 
 async def smaller_button(turn: Turn) -> list[Out]:
     """ "Something smaller" under the acceptance of a "too much": an easier task from one level
-    down, once a day."""
+    down (never above their step now), once a day, while that task is still open (until the next
+    hello, as for its own buttons)."""
     participant = turn.participant
     parts = turn.data.split(":")
     day = views.button_day(parts[1]) if len(parts) == 3 else None
-    found = await repo.offer(turn.session, participant.id, day, parts[2]) if participant and day else None
-    if participant is None or found is None or found.outcome != Outcome.TOO_MUCH or found.kind == "easier" or not found.level:
+    if participant is None or day is None or participant.status not in COUNTED:
         return [Toast(turn.t("button.stale"))]
+    found = await repo.offer(turn.session, participant.id, day, parts[2])
+    if found is None or found.outcome != Outcome.TOO_MUCH or found.kind == "easier" or not found.level:
+        return [Toast(turn.t("button.stale"))]  # forged, someone else's, or not a "too much"
+    latest = await latest_hello(turn, participant)
+    if latest is not None and found.day < latest[0]:
+        return [Toast(turn.t("task.passed")), SetButtons(None)]  # a newer hello came since
     today = _today(turn, participant)
-    if await repo.easier_offered_on(turn.session, participant.id, today):
+    if await repo.easier_offered_on(turn.session, participant.id, today, lock=True):
         return [Toast(turn.t("task.smaller_given")), SetButtons(None)]  # a second tap
-    easier = await offer_task(turn, participant, found.level - 1, today, "easier")
+    easier = await offer_task(turn, participant, min(found.level - 1, participant.level), today, "easier")
     if easier is None:
         return [SetButtons(None), Send(turn.t("task.none_fresh"))]
     task_id, words = easier

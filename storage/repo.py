@@ -543,8 +543,13 @@ _EASIER_ON = select(
 )
 
 
-async def easier_offered_on(session: AsyncSession, participant_id: int, day: dt.date) -> bool:
-    """Whether a smaller task (after a "too much") was offered on `day` already."""
+async def easier_offered_on(session: AsyncSession, participant_id: int, day: dt.date, *, lock: bool = False) -> bool:
+    """Whether a smaller task (after a "too much") was offered on `day` already. With `lock`, on
+    PostgreSQL, the participant's row is held until commit first, so two workers answering two taps
+    at once cannot both find none (SQLite's writers take turns anyway)."""
+    if lock and session.bind.dialect.name == "postgresql":
+        await _core(session, select(_participants.c.id).where(_participants.c.id == _PARTICIPANT).with_for_update(),
+                    {"participant_id": participant_id})
     return bool((await _core(session, _EASIER_ON, {"participant_id": participant_id, "since": day})).scalar())
 
 

@@ -25,12 +25,15 @@ from tests.test_onboarding import ME, onboard
 ROOT = Path(__file__).resolve().parent.parent
 
 CATALOG = TaskCatalog()
-# The line of l1-water in both shipped files (the tests below break that row).
-WATER_LINE = next(
-    number
-    for number, line in enumerate((CONTENT / "ja.csv").read_text(encoding="utf-8-sig").splitlines(), 1)
-    if line.startswith("1,l1-water,")
-)
+# The line of l1-water in each shipped file (the tests below break that row).
+WATER_LINE = {
+    language: next(
+        number
+        for number, line in enumerate((CONTENT / f"{language}.csv").read_text(encoding="utf-8-sig").splitlines(), 1)
+        if line.startswith("1,l1-water,")
+    )
+    for language in LANGUAGES
+}
 
 
 def test_every_level_has_enough_tasks_in_both_languages() -> None:
@@ -64,20 +67,21 @@ def broken(tmp_path: Path, language: str, edit, *, both: bool = False) -> Path: 
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda s: s.replace("1,l1-water,", "7,l1-water,", 1), rf"ja\.csv, line {WATER_LINE}: level must be a number from 0 to 5"),
-        (lambda s: s.replace("1,l1-water,", "1,L1 Water,", 1), rf"ja\.csv, line {WATER_LINE}: id 'L1 Water'"),
-        (lambda s: s.replace("1,l1-water,", "1,l1-curtains,", 1), rf"ja\.csv, line {WATER_LINE}: id 'l1-curtains' appears twice"),
-        (lambda s: re.sub(r"\n1,l1-water,[^\n]*", "\n1,l1-water,", s, count=1), rf"ja\.csv, line {WATER_LINE}: the text of 'l1-water' is empty"),
-        (lambda s: re.sub(r"\n1,l1-water,[^\n]*", "\n1,l1-water", s, count=1), rf"ja\.csv, line {WATER_LINE}: expected 3 columns"),
+        (lambda s: s.replace("1,l1-water,", "7,l1-water,", 1), rf"ja\.csv, line {WATER_LINE['ja']}: level must be a number from 0 to 5"),
+        (lambda s: s.replace("1,l1-water,", "²,l1-water,", 1), rf"ja\.csv, line {WATER_LINE['ja']}: level must be a number from 0 to 5"),
+        (lambda s: s.replace("1,l1-water,", "1,L1 Water,", 1), rf"ja\.csv, line {WATER_LINE['ja']}: id 'L1 Water'"),
+        (lambda s: s.replace("1,l1-water,", "1,l1-curtains,", 1), rf"ja\.csv, line {WATER_LINE['ja']}: id 'l1-curtains' appears twice"),
+        (lambda s: re.sub(r"\n1,l1-water,[^\n]*", "\n1,l1-water,", s, count=1), rf"ja\.csv, line {WATER_LINE['ja']}: the text of 'l1-water' is empty"),
+        (lambda s: re.sub(r"\n1,l1-water,[^\n]*", "\n1,l1-water", s, count=1), rf"ja\.csv, line {WATER_LINE['ja']}: expected 3 columns"),
         (lambda s: s.replace("level,id,text", "lvl,id,text", 1), r"ja\.csv, line 1: the first line must be"),
-        (lambda s: s.replace("1,l1-water,", "2,l1-water,", 1), rf"ja\.csv, line {WATER_LINE}: id 'l1-water' starts with l1, but its level is 2"),
-        (lambda s: s.replace("1,l1-water,", "1,l3-water,", 1), rf"ja\.csv, line {WATER_LINE}: id 'l3-water' starts with l3, but its level is 1"),
+        (lambda s: s.replace("1,l1-water,", "2,l1-water,", 1), rf"ja\.csv, line {WATER_LINE['ja']}: id 'l1-water' starts with l1, but its level is 2"),
+        (lambda s: s.replace("1,l1-water,", "1,l3-water,", 1), rf"ja\.csv, line {WATER_LINE['ja']}: id 'l3-water' starts with l3, but its level is 1"),
         # An id in one file only: the row that has it is named, and the file that lacks it.
-        (lambda s: re.sub(r"\n1,l1-water,[^\n]*", "", s, count=1), rf"en\.csv, line {WATER_LINE}: the task 'l1-water' is not in ja\.csv"),
-        (lambda s: s.replace("1,l1-water,", "1,l1-extra,余分。\n1,l1-water,", 1), rf"ja\.csv, line {WATER_LINE}: the task 'l1-extra' is not in en\.csv"),
+        (lambda s: re.sub(r"\n1,l1-water,[^\n]*", "", s, count=1), rf"en\.csv, line {WATER_LINE['en']}: the task 'l1-water' is not in ja\.csv"),
+        (lambda s: s.replace("1,l1-water,", "1,l1-extra,余分。\n1,l1-water,", 1), rf"ja\.csv, line {WATER_LINE['ja']}: the task 'l1-extra' is not in en\.csv"),
         # A line break in a text, or a quote left open: the line where the field starts.
-        (lambda s: s.replace("1,l1-water,", '1,l1-water,"コップ\n', 1), rf"ja\.csv, line {WATER_LINE}: a field runs over more than one line"),
-        (lambda s: s.replace("1,l1-water,", '1,l1-water,"', 1), rf"ja\.csv, line {WATER_LINE}: a field runs over more than one line"),
+        (lambda s: s.replace("1,l1-water,", '1,l1-water,"コップ\n', 1), rf"ja\.csv, line {WATER_LINE['ja']}: a field runs over more than one line"),
+        (lambda s: s.replace("1,l1-water,", '1,l1-water,"', 1), rf"ja\.csv, line {WATER_LINE['ja']}: a field runs over more than one line"),
     ],
 )
 def test_a_broken_file_is_refused_naming_file_and_line(tmp_path: Path, edit, message: str) -> None:  # noqa: ANN001
@@ -114,7 +118,7 @@ def test_too_few_tasks_in_one_file_names_that_file(tmp_path: Path) -> None:
 
 def test_an_id_must_carry_its_level_even_when_both_files_agree(tmp_path: Path) -> None:
     broken(tmp_path, "ja", lambda s: s.replace("1,l1-water,", "1,l3-water,", 1), both=True)
-    with pytest.raises(ContentError, match=rf"ja\.csv, line {WATER_LINE}: id 'l3-water' starts with l3, but its level is 1"):
+    with pytest.raises(ContentError, match=rf"ja\.csv, line {WATER_LINE['ja']}: id 'l3-water' starts with l3, but its level is 1"):
         TaskCatalog(tmp_path)
 
 
@@ -126,14 +130,14 @@ def test_texts_are_held_to_the_length_of_their_language(tmp_path: Path, language
     broken(tmp_path, language, text_of(limit))
     assert TaskCatalog(tmp_path).text(language, "l1-water") == "w" * limit
     broken(tmp_path, language, text_of(limit + 1))
-    with pytest.raises(ContentError, match=rf"{language}\.csv, line {WATER_LINE}: .* {limit + 1} characters long; .* at most {limit}$"):
+    with pytest.raises(ContentError, match=rf"{language}\.csv, line {WATER_LINE[language]}: .* {limit + 1} characters long; .* at most {limit}$"):
         TaskCatalog(tmp_path)
 
 
 def test_a_byte_that_is_not_utf8_is_named_with_file_and_line(tmp_path: Path) -> None:
     path = broken(tmp_path, "ja", lambda s: s)
     path.write_bytes(path.read_bytes().replace("コップ".encode(), b"\x83R\x83b\x83v", 1))  # Shift_JIS
-    with pytest.raises(ContentError, match=rf"ja\.csv, line {WATER_LINE}: not valid UTF-8"):
+    with pytest.raises(ContentError, match=rf"ja\.csv, line {WATER_LINE['ja']}: not valid UTF-8"):
         TaskCatalog(tmp_path)
 
 
@@ -172,7 +176,7 @@ def test_the_command_line_names_a_broken_file_and_exits_2_without_a_traceback(tm
     assert result.returncode == 2
     # (`run` has set up its logging by then: a library's start-up lines may come first.)
     assert result.stderr.endswith(
-        f"The content is not valid:\n  {tasks / 'ja.csv'}, line {WATER_LINE}: id 'l3-water' starts with l3, but its level is 1\n"
+        f"The content is not valid:\n  {tasks / 'ja.csv'}, line {WATER_LINE['ja']}: id 'l3-water' starts with l3, but its level is 1\n"
         f"{CONTENT_HELP}\n"
     )
     assert "Traceback" not in result.stderr
@@ -199,5 +203,5 @@ def test_a_broken_file_in_the_tasks_folder_setting_stops_run_with_its_name(tmp_p
         cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env, check=False,
     )
     assert result.returncode == 2
-    assert f"{tmp_path / 'ja.csv'}, line {WATER_LINE}: id 'l3-water' starts with l3, but its level is 1" in result.stderr
+    assert f"{tmp_path / 'ja.csv'}, line {WATER_LINE['ja']}: id 'l3-water' starts with l3, but its level is 1" in result.stderr
     assert "Traceback" not in result.stderr

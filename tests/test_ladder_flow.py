@@ -131,6 +131,31 @@ async def test_too_much_is_accepted_and_a_smaller_task_comes_only_if_they_ask(bo
     assert len(await offers(bot)) == 2
 
 
+async def test_something_smaller_lapses_with_the_next_hello_and_never_goes_above_the_step(bot: Harness) -> None:
+    await onboard(bot)
+    await set_level(bot, "step 3: stepping outside")
+    await to_next_hello(bot)
+    await bot.tap(ME, "Too much today")
+    accepted = bot.api.last(ME)
+    [hello_offer] = await offers(bot)
+    # They set step 1 meanwhile: the smaller task comes from step 1, not step 2.
+    await set_level(bot, "step 1: caring for yourself at home")
+    await bot.tap(ME, "Something smaller", message_id=accepted.message_id)
+    assert (await offers(bot))[-1].level == 1
+    # The next day's "too much", tapped for something smaller after the hello after it: it lapsed.
+    await to_next_hello(bot)
+    await bot.tap(ME, "Too much today")
+    later = bot.api.last(ME)
+    await to_next_hello(bot)
+    count = len(await offers(bot))
+    assert await bot.tap(ME, "Something smaller", message_id=later.message_id) == [bot.t("task.passed")]
+    assert len(await offers(bot)) == count
+    # After /stop, nothing.
+    await bot.send(ME, "/stop")
+    data = f"sm:{hello_offer.day:%Y%m%d}:{hello_offer.task_id}"
+    assert await bot.tap_data(ME, data, message_id=accepted.message_id) == [bot.t("button.stale")]
+
+
 async def test_at_level_zero_too_much_is_simply_accepted(bot: Harness) -> None:
     await onboard(bot)
     await to_next_hello(bot)
