@@ -148,8 +148,10 @@ async def _send_batch(
     ready: list[repo.DueNotice] = []
     outgoing: list[Outgoing] = []
     for notice in batch:
-        if notice.kind == NoticeKind.INVITE and not may_invite(notice.unanswered):
-            # In a quiet spell: the invitation waits for a reply (dropped if the day passes first).
+        if notice.kind == NoticeKind.INVITE and (notice.hello_claimed or not may_invite(notice.unanswered)):
+            # In a quiet spell, the invitation waits for a reply (dropped if the day passes first).
+            # Nor does it go while another worker sends them a hello: the count of the spell that
+            # the hello writes back would not include it.
             await repo.hold_notice(session, notice, token, services.clock.now() + INVITE_HOLD)
             continue
         rendered = await _render(services, session, notice, services.clock.now(), looked_up)

@@ -1177,6 +1177,7 @@ class DueNotice:
     cheer_id: int | None
     send_failures: int
     unanswered: int  # the participant's messages without a reply (the quiet spell)
+    hello_claimed: bool  # a hello tick (in another process) is sending them a hello right now
 
 
 async def claim_notices(
@@ -1202,6 +1203,7 @@ async def claim_notices(
             Notice.cheer_id,
             Notice.send_failures,
             Participant.unanswered,
+            Participant.claim_token.is_not(None),
         )
         .join(Participant, Participant.id == Notice.participant_id)
         .where(Notice.id.in_(ids))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from core.activities import INVITE_HOLD
 from core.backoff import BUDGET, budget_breaches
 from core.clock import FakeClock
 from storage.db import create_engine
@@ -369,3 +370,20 @@ async def test_an_invitation_waits_through_a_quiet_spell_and_comes_after_a_reply
     assert sum("Garden walk" in m.text for m in team.api.messages(A)) == 1  # within the hour after it
     await hours(48)
     assert sum("Garden walk" in m.text for m in team.api.messages(A)) == 1
+
+
+async def test_an_invitation_waits_while_another_worker_is_sending_them_a_hello(team: Harness) -> None:
+    await joiner(team, A, level=3)
+    await plan(team)
+    async with team.services.sessions() as session:  # another worker's claim, taken just now
+        participant = await repo.participant_by_chat(session, A)
+        participant.claim_token, participant.claimed_at = "another-worker", participant.next_hello_at
+        await session.commit()
+    await tick_at(team, (await team.participant(A)).next_hello_at)
+    assert not any("Online tea" in m.text for m in team.api.messages(A))
+    async with team.services.sessions() as session:  # that worker is done
+        participant = await repo.participant_by_chat(session, A)
+        participant.claim_token = participant.claimed_at = None
+        await session.commit()
+    await tick_at(team, team.clock.now() + INVITE_HOLD)
+    assert sum("Online tea" in m.text for m in team.api.messages(A)) == 1
