@@ -21,7 +21,7 @@ from telegram.ext import Application
 
 from bot.i18n import Translator
 from bot.services import Services, services_of
-from core.activities import INVITE_HOLD, Answer, NoticeKind, invite_at
+from core.activities import INVITE_BUSY_HOLD, INVITE_QUIET_HOLD, Answer, NoticeKind, invite_at
 from core.backoff import may_invite
 from core.peer import FALLBACKS
 from handlers import activities as activity_views
@@ -121,6 +121,20 @@ async def _kind_word(
     return t("kindword.arrived") + "\n\n" + cheer_words(t, pending), InlineKeyboardMarkup([thank_row(t, cheer.id)])
 
 
+def _invitation_held_until(notice: repo.DueNotice, now: dt.datetime) -> dt.datetime | None:
+    """When to look again at an invitation that may not go now, or None if it may.
+
+    In a quiet spell it waits, looked at again once a day, until the person has replied (and it
+    lapses once the activity has begun). Nor does it go while another worker is sending them a
+    hello, whose count of the spell would not include it.
+    """
+    if notice.kind != NoticeKind.INVITE:
+        return None
+    if notice.hello_claimed:
+        return now + INVITE_BUSY_HOLD
+    return None if may_invite(notice.unanswered) else now + INVITE_QUIET_HOLD
+
+
 async def plan_invitations(application: Application) -> int:
     """Run before the hellos, so an invitation due with today's hello goes right after it."""
     services = services_of(application)
@@ -148,11 +162,9 @@ async def _send_batch(
     ready: list[repo.DueNotice] = []
     outgoing: list[Outgoing] = []
     for notice in batch:
-        if notice.kind == NoticeKind.INVITE and (notice.hello_claimed or not may_invite(notice.unanswered)):
-            # In a quiet spell, the invitation waits for a reply (dropped if the day passes first).
-            # Nor does it go while another worker sends them a hello: the count of the spell that
-            # the hello writes back would not include it.
-            await repo.hold_notice(session, notice, token, services.clock.now() + INVITE_HOLD)
+        later = _invitation_held_until(notice, services.clock.now())
+        if later is not None:
+            await repo.hold_notice(session, notice, token, later)
             continue
         rendered = await _render(services, session, notice, services.clock.now(), looked_up)
         if rendered is None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from core.activities import INVITE_HOLD
+from core.activities import INVITE_BUSY_HOLD, INVITE_QUIET_HOLD
 from core.backoff import BUDGET, budget_breaches
 from core.clock import FakeClock
 from storage.db import create_engine
@@ -365,9 +365,11 @@ async def test_an_invitation_waits_through_a_quiet_spell_and_comes_after_a_reply
     assert not any("Garden walk" in m.text for m in quiet)  # not while they are quiet
     first = quiet[0].date
     assert budget_breaches([(m.date - first).days for m in quiet]) == []
+    replied_at = team.clock.now()
     await team.tap(A, "I'm here")
-    await hours(2)
-    assert sum("Garden walk" in m.text for m in team.api.messages(A)) == 1  # within the hour after it
+    await hours(24)  # looked at again once a day, at the time it first came due: now it goes
+    [invitation] = [m for m in team.api.messages(A) if "Garden walk" in m.text]
+    assert invitation.date - replied_at <= INVITE_QUIET_HOLD
     await hours(48)
     assert sum("Garden walk" in m.text for m in team.api.messages(A)) == 1
 
@@ -385,5 +387,5 @@ async def test_an_invitation_waits_while_another_worker_is_sending_them_a_hello(
         participant = await repo.participant_by_chat(session, A)
         participant.claim_token = participant.claimed_at = None
         await session.commit()
-    await tick_at(team, team.clock.now() + INVITE_HOLD)
+    await tick_at(team, team.clock.now() + INVITE_BUSY_HOLD)
     assert sum("Online tea" in m.text for m in team.api.messages(A)) == 1
