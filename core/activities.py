@@ -46,7 +46,7 @@ FOLLOW_UP_AFTER = dt.timedelta(hours=3)
 # An invitation waits for the participant's next hello, unless that is too close to the day.
 INVITE_LEAD = dt.timedelta(hours=26)
 # An invitation that may not go yet during a quiet spell (core.backoff.may_invite) is looked at
-# again a day later, at the same time of day (it was due with a hello, inside their window) ...
+# again a day later, at the same time of day (usually that of a hello, inside their window) ...
 INVITE_QUIET_HOLD = dt.timedelta(days=1)
 # ... and one that waits for another worker's hello to be sent, a minute later.
 INVITE_BUSY_HOLD = dt.timedelta(minutes=1)
