@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 from telegram import Update
 
 from bot.app import build_application, on_startup
@@ -37,6 +37,7 @@ from core.backoff import budget_breaches
 from core.clock import FakeClock
 from schedules.hello import run_tick
 from schedules.planning import reschedule
+from storage import repo
 from storage.models import CheckIn, Hello, Participant
 
 START = dt.datetime(2026, 3, 2, 0, 0, tzinfo=dt.UTC)  # a Monday; the run crosses DST in New York and London
@@ -47,11 +48,6 @@ RHYTHMS = ("daily",) * 5 + ("every_other_day", "weekdays", "twice_a_week")
 # Every change of a participant's level, whichever code writes it, calls back into the run as the
 # database makes it (SQLite runs on the event loop's own thread, storage/inline_sqlite.py).
 LEVEL_CHANGED = "simulation_level_changed"
-WATCH_LEVELS = f"""
-CREATE TRIGGER simulation_watches_levels AFTER UPDATE OF level ON {Participant.__tablename__}
-WHEN NEW.level IS NOT OLD.level
-BEGIN SELECT {LEVEL_CHANGED}(NEW.chat_id, OLD.level, NEW.level); END
-"""
 
 
 @dataclass(frozen=True)
@@ -268,7 +264,7 @@ class Simulation:
         async with self.app:
             await on_startup(self.app)
             async with services_of(self.app).sessions() as session:
-                await session.execute(text(WATCH_LEVELS))
+                await repo.watch_level_changes(session, LEVEL_CHANGED)
                 await session.commit()
             await self.onboard()
             self.api.clear()

@@ -39,10 +39,22 @@ def _parse(data: str, answers: set[str] | None) -> tuple[dt.date, str, str] | No
     return None if day is None else (day, parts[2], parts[3])
 
 
+async def _offered_lately(turn: Turn, participant: Participant, day: dt.date) -> dict[str, dt.date]:
+    """The tasks offered to them in the two weeks before `day`, with the day each last was."""
+    since = day - dt.timedelta(days=RULES.repeat_after_days)
+    return (await repo.last_offered(turn.session, [participant.id], since))[participant.id]
+
+
+def _smaller_level(offer_level: int, participant: Participant) -> int:
+    """Where a smaller task after a "too much" comes from: one step below that task, never above
+    the step they are on now."""
+    return min(offer_level - 1, participant.level)
+
+
 async def offer_task(turn: Turn, participant: Participant, level: int, day: dt.date, kind: str) -> tuple[str, str] | None:
     """Pick a fitting task at `level` that was not offered lately, record it, return (id, words)."""
-    recent = await repo.last_offered(turn.session, [participant.id], day - dt.timedelta(days=RULES.repeat_after_days))
-    task_id = choose_task(turn.services.tasks.by_level[level], recent[participant.id], day, turn.services.rng)
+    recent = await _offered_lately(turn, participant, day)
+    task_id = choose_task(turn.services.tasks.by_level[level], recent, day, turn.services.rng)
     if task_id is None:
         return None
     await repo.add_offer(turn.session, participant.id, task_id, level, day, turn.now, kind)
@@ -102,8 +114,8 @@ async def _too_much(turn: Turn, participant: Participant, offer: repo.OfferState
             participant.step_up_open = False
     if offer.kind == "easier" or offer.level == 0 or await repo.easier_offered_on(turn.session, participant.id, today):
         return [Send(turn.t("task.rest"))]
-    recent = await repo.last_offered(turn.session, [participant.id], today - dt.timedelta(days=RULES.repeat_after_days))
-    if not fresh_tasks(turn.services.tasks.by_level[offer.level - 1], recent[participant.id], today):
+    smaller = turn.services.tasks.by_level[_smaller_level(offer.level, participant)]
+    if not fresh_tasks(smaller, await _offered_lately(turn, participant, today), today):
         return [Send(turn.t("task.rest"))]  # nothing smaller that was not offered lately
     return [Send(turn.t("task.rest"), views.smaller_keyboard(turn.t, offer.day, task_id))]
 
@@ -126,7 +138,7 @@ async def smaller_button(turn: Turn) -> list[Out]:
     today = _today(turn, participant)
     if await repo.easier_offered_on(turn.session, participant.id, today, lock=True):
         return [Toast(turn.t("task.smaller_given")), SetButtons(None)]  # a second tap
-    easier = await offer_task(turn, participant, min(found.level - 1, participant.level), today, "easier")
+    easier = await offer_task(turn, participant, _smaller_level(found.level, participant), today, "easier")
     if easier is None:
         return [SetButtons(None), Send(turn.t("task.none_fresh"))]
     task_id, words = easier

@@ -161,10 +161,11 @@ async def _send_batch(
     looked_up = activity_lookup()
     ready: list[repo.DueNotice] = []
     outgoing: list[Outgoing] = []
+    held: dict[dt.datetime, list[int]] = {}
     for notice in batch:
         later = _invitation_held_until(notice, services.clock.now())
         if later is not None:
-            await repo.hold_notice(session, notice, token, later)
+            held.setdefault(later, []).append(notice.notice_id)
             continue
         rendered = await _render(services, session, notice, services.clock.now(), looked_up)
         if rendered is None:
@@ -174,6 +175,8 @@ async def _send_batch(
         else:
             ready.append(notice)
             outgoing.append((notice.chat_id, *rendered))
+    for until, notice_ids in held.items():  # one statement for all held alike
+        await repo.hold_notices(session, notice_ids, token, until)
     await session.commit()
     sent = 0
 

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    exists,
     Boolean,
     Executable,
     Integer,
@@ -20,6 +19,7 @@ from sqlalchemy import (
     Update,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -47,16 +47,15 @@ from storage.models import (
     FamilyMember,
     FamilyNote,
     Hello,
+    Notice,
     Participant,
     ProcessedUpdate,
     SafetyPlan,
     Status,
     TaskOffer,
-    Notice,
     Volunteer,
     VolunteerCode,
 )
-
 
 # The statements every update runs are built once, with parameters bound at each call: building a
 # statement is a large share of its cost in SQLAlchemy (bench/README.md, "statements").
@@ -543,13 +542,15 @@ _EASIER_ON = select(
 )
 
 
+_LOCK_PARTICIPANT = select(_participants.c.id).where(_participants.c.id == _PARTICIPANT).with_for_update()
+
+
 async def easier_offered_on(session: AsyncSession, participant_id: int, day: dt.date, *, lock: bool = False) -> bool:
     """Whether a smaller task (after a "too much") was offered on `day` already. With `lock`, on
     PostgreSQL, the participant's row is held until commit first, so two workers answering two taps
     at once cannot both find none (SQLite's writers take turns anyway)."""
     if lock and session.bind.dialect.name == "postgresql":
-        await _core(session, select(_participants.c.id).where(_participants.c.id == _PARTICIPANT).with_for_update(),
-                    {"participant_id": participant_id})
+        await _core(session, _LOCK_PARTICIPANT, {"participant_id": participant_id})
     return bool((await _core(session, _EASIER_ON, {"participant_id": participant_id, "since": day})).scalar())
 
 
@@ -1218,13 +1219,14 @@ async def finish_notices(session: AsyncSession, notice_ids: Sequence[int], token
         await session.execute(delete(Notice).where(Notice.id.in_(notice_ids), Notice.claim_token == token))
 
 
-async def hold_notice(session: AsyncSession, notice: DueNotice, token: str, until: dt.datetime) -> None:
-    """Not the moment for it (an invitation during a quiet spell): looked at again at `until`."""
-    await session.execute(
-        update(Notice)
-        .where(Notice.id == notice.notice_id, Notice.claim_token == token)
-        .values(due_at=until, claimed_at=None, claim_token=None)
-    )
+async def hold_notices(session: AsyncSession, notice_ids: Sequence[int], token: str, until: dt.datetime) -> None:
+    """Not the moment for them (invitations during a quiet spell): looked at again at `until`."""
+    if notice_ids:
+        await session.execute(
+            update(Notice)
+            .where(Notice.id.in_(notice_ids), Notice.claim_token == token)
+            .values(due_at=until, claimed_at=None, claim_token=None)
+        )
 
 
 async def retry_notice(session: AsyncSession, notice: DueNotice, token: str, retry_at: dt.datetime) -> None:
@@ -1408,3 +1410,18 @@ _CLEAR_VOLUNTEER_PROMPT = (
 async def clear_volunteer_prompt(session: AsyncSession, chat_id: int) -> None:
     """A command leaves a half-written cheer behind."""
     await _core(session, _CLEAR_VOLUNTEER_PROMPT, {"b_chat_id": chat_id})
+
+
+# --- the simulation ------------------------------------------------------------------------------
+
+
+async def watch_level_changes(session: AsyncSession, function: str) -> None:
+    """SQLite only, for ``python -m bot simulate``: every change of a participant's level, whichever
+    code makes it, calls the SQL function `function(chat_id, old level, new level)`, which the
+    caller registers on each connection."""
+    await session.execute(
+        text(
+            f"CREATE TRIGGER simulation_watches_levels AFTER UPDATE OF level ON {_participants.name}"
+            f" WHEN NEW.level IS NOT OLD.level BEGIN SELECT {function}(NEW.chat_id, OLD.level, NEW.level); END"
+        )
+    )

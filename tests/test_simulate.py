@@ -8,8 +8,8 @@ import re
 import pytest
 
 import core.backoff
-from storage.models import Participant
 from bot.simulate import PERSONAS, simulate
+from storage.models import Participant
 
 
 async def test_a_small_simulation_keeps_every_promise() -> None:
@@ -31,6 +31,12 @@ async def test_the_report_shows_each_personas_level_week_by_week() -> None:
     assert header.split() == ["persona", "n", "w1", "w2", "w3"]  # the last, shorter week too
     assert [row.split()[-4] for row in rows] == ["2"] * 6  # n, then a mean level for each week
     assert all(0 <= float(value) <= 5 for row in rows for value in row.split()[-3:])
+    # Where each persona ended is where its "Yes" and quiet steps back took it, from 0.
+    totals = next(i for i, line in enumerate(lines) if line.startswith("persona        check-ins"))
+    moves = {" ".join(line.split()[:-4]): line.split() for line in lines[totals + 1 : totals + 7]}
+    ended = {" ".join(row.split()[:-4]): float(row.split()[-1]) for row in rows}
+    assert ended == {name: (int(m[-2]) - int(m[-1])) / 2 for name, m in moves.items()}
+    assert any(ended.values())  # this seed does climb
 
 
 def break_the_pressure_budget(monkeypatch: pytest.MonkeyPatch) -> None:
